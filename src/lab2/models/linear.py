@@ -1,0 +1,110 @@
+"""Part 1: the lab's linear classifier, with its gradient written by hand.
+
+For a patch ``x`` (35x35) with label ``t`` (1 = cell, 0 = background), the lab defines
+
+    y   = sum(w * x) + w0                  the score: one number per patch
+    p   = sigmoid(y) = 1 / (1 + e^-y)      the probability of "cell"
+    L_i = -t ln p - (1 - t) ln(1 - p)      the negative log-likelihood of one patch
+
+and asks for dL/dtheta = dL/dp * dp/dy * dy/dtheta for theta in {w, w0}. :class:`LinearNLL` is a
+``torch.autograd.Function`` that computes L_i in its forward and those factors in its backward;
+autograd does none of the calculus. :class:`LinearClassifier` holds ``w`` and ``w0``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.nn import functional as F
+
+
+def linear_score(x: torch.Tensor, w: torch.Tensor, w0: torch.Tensor) -> torch.Tensor:
+    """The score ``y = sum(w * x) + w0`` of every patch in a batch.
+
+    The sum runs over all pixels: one number per patch, not one per column (the ``dot(X, w)``
+    mistake of LAB2.md).
+
+    Args:
+        x: ``(N, H, W)`` patches.
+        w: ``(H, W)`` filter.
+        w0: ``()`` bias.
+
+    Returns:
+        ``(N,)`` scores.
+    """
+    return x.flatten(1) @ w.flatten() + w0  # (N, H*W) @ (H*W,) -> (N,)
+
+
+class LinearNLL(torch.autograd.Function):
+    """Per-patch negative log-likelihood of the linear classifier, with a hand-written backward.
+
+    ``LinearNLL.apply(x, w, w0, t)`` returns ``(losses, y)``: the ``(N,)`` losses ``L_i`` and the
+    ``(N,)`` scores ``y`` they came from (``y`` carries no gradient; it is returned so that
+    predictions need no second pass).
+
+    The forward evaluates ``L_i`` as ``softplus(y) - t * y``, which equals ``-ln p`` for ``t = 1``
+    and ``-ln(1 - p)`` for ``t = 0`` but never forms ``p`` or ``e^y``, so it stays finite for any
+    ``y``; ``exp(y) / (1 + exp(y))`` is NaN beyond y = 710.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx, x: torch.Tensor, w: torch.Tensor, w0: torch.Tensor, t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        y = linear_score(x, w, w0)  # (N,)
+        t = t.to(y.dtype)  # (N,)
+        losses = F.softplus(y) - t * y  # (N,)
+        ctx.save_for_backward(x, w, y, t)
+        ctx.mark_non_differentiable(y)
+        return losses, y
+
+    @staticmethod
+    @once_differentiable
+    def backward(
+        ctx: FunctionCtx, grad_losses: torch.Tensor, _grad_y: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
+        x, w, y, t = ctx.saved_tensors
+        p = torch.sigmoid(y)  # (N,)
+
+        # dL/dp = -t / p + (1 - t) / (1 - p)         the likelihood's factor
+        # dp/dy = p (1 - p)                           the sigmoid's factor
+        # dL/dy = dL/dp * dp/dy = p - t               multiplied out by hand: p (1 - p) cancels.
+        # Formed separately, the two factors give inf * 0 = NaN as soon as p rounds to 0 or 1
+        # (|y| > 37 in float64, LAB2.md), which init scale 10 reaches at once; p - t cannot.
+        grad_y = grad_losses * (p - t)  # (N,)
+
+        # dy/dw = x: every pixel's weight moves with that pixel's intensity.
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            grad_w = (grad_y @ x.flatten(1)).view_as(x[0])  # (N,) @ (N, H*W) -> (H, W)
+
+        # dy/dw0 = 1.
+        grad_w0 = grad_y.sum() if ctx.needs_input_grad[2] else None  # ()
+
+        # dy/dx = w, for saliency maps; training never asks for it. Labels get no gradient.
+        grad_x = grad_y[:, None, None] * w if ctx.needs_input_grad[0] else None  # (N, H, W)
+        return grad_x, grad_w, grad_w0, None
+
+
+class LinearClassifier(nn.Module):
+    """The lab's classifier: one ``patch_size`` x ``patch_size`` filter ``w`` and a bias ``w0``.
+
+    Args:
+        patch_size: height and width of the patches (35 in the lab).
+        init_scale: ``s`` in ``w = s * randn(35, 35)`` (Ex 2.6); ``w0`` starts at 0.
+    """
+
+    def __init__(self, patch_size: int = 35, init_scale: float = 0.01) -> None:
+        super().__init__()
+        self.w = nn.Parameter(init_scale * torch.randn(patch_size, patch_size))
+        self.w0 = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``y`` of a batch of patches ``x`` ``(N, S, S)``; ``p = sigmoid(y)``."""
+        return linear_score(x, self.w, self.w0)  # (N,)
+
+    def nll(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-patch losses ``L_i`` ``(N,)`` and scores ``y`` ``(N,)`` for patches ``x`` and
+        labels ``t``, through the hand-written backward of :class:`LinearNLL`."""
+        return LinearNLL.apply(x, self.w, self.w0, t)
