@@ -1,0 +1,101 @@
+"""What the entry points share: building objects from configs, reporting bad input, writing the
+run's final metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from lab2.errors import InputError
+from lab2.io import write_json
+
+log = logging.getLogger(__name__)
+
+
+def build(config: DictConfig, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` with plain Python arguments (so that no OmegaConf object ends
+    up in a checkpoint's hyperparameters); an :class:`InputError` raised by the object's
+    constructor comes out as itself, not wrapped in Hydra's ``InstantiationException``."""
+    try:
+        return instantiate(config, _convert_="all", **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, InputError):
+            raise cause from None
+        raise
+
+
+def build_callbacks(config: DictConfig) -> list[L.Callback]:
+    """The ``callbacks`` group's callbacks; the progress bar is left out when
+    ``trainer.enable_progress_bar=false`` (Lightning refuses both at once)."""
+    callbacks = [build(c) for c in (config.get("callbacks") or {}).values() if c is not None]
+    if not config.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    return callbacks
+
+
+def plain(config: DictConfig) -> dict[str, Any]:
+    """A config as plain Python values, interpolations resolved."""
+    return OmegaConf.to_container(config, resolve=True)
+
+
+def seed_everything(config: DictConfig) -> int:
+    """Seeds Python, NumPy and torch with ``config.seed``; ``seed=null`` draws one and writes it
+    back into the config, so the data's seeds and the saved config say which it was."""
+    if config.seed is None:
+        config.seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        log.info("seed=null: drew seed %d", config.seed)
+    return L.seed_everything(config.seed, workers=True, verbose=False)
+
+
+def final_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """Every metric the last epoch logged, as plain floats, keys exactly as logged."""
+    values = {}
+    for key, value in trainer.callback_metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            values[key] = float(value)
+    return dict(sorted(values.items()))
+
+
+def write_metrics(run_dir: Path, metrics: Mapping[str, float]) -> None:
+    """Writes ``metrics.json`` into the run folder and says where it is."""
+    write_json(run_dir / "metrics.json", metrics)
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if math.isfinite(v))
+    log.info("final metrics: %s", shown)
+    log.info("run folder: %s", run_dir)
+
+
+@contextmanager
+def reporting_input_errors(program: str, run_dir: Path) -> Iterator[None]:
+    """Turns an :class:`InputError` into one line on stderr and exit status 2, and removes the
+    run folder Hydra made for the failed run if it holds nothing but Hydra's own files."""
+    try:
+        yield
+    except InputError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        _discard_empty_run(run_dir)
+        sys.exit(2)
+
+
+def _discard_empty_run(run_dir: Path) -> None:
+    hydra_files = {".hydra"} | {p.name for p in run_dir.glob("*.log")}
+    if not run_dir.is_dir() or {p.name for p in run_dir.iterdir()} - hydra_files:
+        return
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    for name in hydra_files - {".hydra"}:
+        (run_dir / name).unlink(missing_ok=True)
+    with suppress(OSError):
+        run_dir.rmdir()

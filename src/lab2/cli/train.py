@@ -1,0 +1,68 @@
+"""``lab2-train``: train a model on a data set, as the composed config says.
+
+lab2-train                                   # Part 1 on the synthetic cells
+lab2-train data=cells_mat data.path=cell_data.mat model.init_scale=0.001 optim.lr=0.01
+lab2-train -m model.init_scale=10,1,0.1,0.01 # a sweep
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from lab2.cli import config_dir
+from lab2.cli.common import (
+    build,
+    build_callbacks,
+    final_metrics,
+    plain,
+    reporting_input_errors,
+    seed_everything,
+    write_metrics,
+)
+
+log = logging.getLogger(__name__)
+
+
+def train(config: DictConfig) -> dict[str, float]:
+    """Trains as ``config`` says and returns the final metrics.
+
+    Writes into ``config.paths.output_dir``: TensorBoard logs, checkpoints, ``metrics.json`` and
+    the task's pictures. Bad settings or data raise :class:`~lab2.errors.InputError` before any
+    training step.
+    """
+    run_dir = Path(config.paths.output_dir)
+    seed_everything(config)
+
+    # Everything that can reject the settings or the data runs before the Trainer starts.
+    datamodule = build(config.data)
+    task = build(config.model, optim=plain(config.optim))
+    datamodule.setup("fit")
+
+    logger = build(config.logger) if config.get("logger") else False
+    trainer = build(config.trainer, callbacks=build_callbacks(config), logger=logger)
+    if logger:
+        logger.log_hyperparams(plain(config))
+
+    trainer.fit(task, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
+
+    metrics = final_metrics(trainer)
+    if trainer.is_global_zero:
+        write_metrics(run_dir, metrics)
+        task.write_outputs(run_dir, "fit")
+    return metrics
+
+
+@hydra.main(config_path=config_dir(), config_name="train", version_base="1.3")
+def main(config: DictConfig) -> float | None:
+    """The ``lab2-train`` command. Returns ``optimized_metric`` for Hydra's sweepers."""
+    with reporting_input_errors("lab2-train", Path(config.paths.output_dir)):
+        metrics = train(config)
+    return metrics.get(config.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()

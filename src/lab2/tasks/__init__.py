@@ -1,0 +1,1 @@
+"""LightningModules: training, validation and test steps, metrics and TensorBoard pictures."""
