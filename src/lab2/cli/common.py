@@ -3,6 +3,7 @@ run's final metrics."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import shutil
@@ -21,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab2.errors import InputError
 from lab2.io import write_json
+from lab2.tasks.base import LabTask
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,31 @@ def build(config: DictConfig, **kwargs: Any) -> Any:
         if isinstance(cause, InputError):
             raise cause from None
         raise
+
+
+def build_task(config: DictConfig) -> LabTask:
+    """The ``model`` group's LightningModule, given the ``optim`` settings.
+
+    Raises:
+        InputError: the chosen model is not a trainable task (for example a layer chain that
+            only ``lab2-analyze`` uses).
+    """
+    target = config.model.get("_target_", "")
+    if not _is_task(target):
+        raise InputError(
+            f"model: {target!r} is not a trainable task (it describes layers for "
+            "lab2-analyze); choose a model such as linear or basic_cnn"
+        )
+    return build(config.model, optim=plain(config.optim))
+
+
+def _is_task(target: str) -> bool:
+    module_name, _, name = target.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError):
+        return True  # let instantiate report it with Hydra's own message
+    return isinstance(found, type) and issubclass(found, LabTask)
 
 
 def build_callbacks(config: DictConfig) -> list[L.Callback]:

@@ -17,6 +17,7 @@ from lab2.cli import config_dir
 from lab2.cli.common import (
     build,
     build_callbacks,
+    build_task,
     final_metrics,
     plain,
     reporting_input_errors,
@@ -39,7 +40,7 @@ def train(config: DictConfig) -> dict[str, float]:
 
     # Everything that can reject the settings or the data runs before the Trainer starts.
     datamodule = build(config.data)
-    task = build(config.model, optim=plain(config.optim))
+    task = build_task(config)
     datamodule.setup("fit")
 
     logger = build(config.logger) if config.get("logger") else False
