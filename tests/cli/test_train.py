@@ -89,13 +89,17 @@ class RecordOrder(L.Callback):
         self.epochs.append([])
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        self.epochs[-1].append(round(float(batch[0].sum()), 4))
+        self.epochs[-1].extend(batch[0].flatten(1).sum(1).round(decimals=6).tolist())
 
 
+@pytest.mark.parametrize("fast_sgd", [True, False])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_shuffle_false_visits_the_same_order_every_epoch(compose_config, shuffle):
+def test_shuffle_false_visits_the_same_order_every_epoch(compose_config, shuffle, fast_sgd):
     config = compose_config(
-        f"data.shuffle={shuffle}", "data.n_foreground=20", "data.n_background=20"
+        f"data.shuffle={shuffle}",
+        "data.n_foreground=20",
+        "data.n_background=20",
+        f"model.fast_sgd={fast_sgd}",
     )
     recorder = RecordOrder()
     trainer = L.Trainer(

@@ -22,7 +22,8 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
     mini-batches by indexing.
 
     Subclasses implement :meth:`build`, which returns the sets a stage needs (``"train"``,
-    ``"val"``, ``"test"``) as ``(inputs, labels)`` pairs.
+    ``"val"``, ``"test"``) as ``(inputs, labels)`` pairs. A subclass whose data holds out a test
+    set sets ``has_test_set``, and ``lab2-train`` then tests the model after fitting.
 
     Args:
         batch_size: training examples per step (1 is the lab's stochastic gradient descent).
@@ -31,6 +32,8 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
         eval_batch_size: examples per validation or test step; evaluation needs no small
             batches, so it uses large ones.
     """
+
+    has_test_set = False
 
     def __init__(
         self, batch_size: int, shuffle: bool, seed: int, eval_batch_size: int = 1024
@@ -43,6 +46,7 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
             raise InputError(f"data.shuffle must be true or false, got {shuffle!r}")
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.eval_batch_size = eval_batch_size
+        self.train_chunk: int | None = None  # see serve_whole_epochs
         self.sets: dict[str, Examples] = {}
         self._on_device: dict[str, Examples] = {}
 
@@ -68,8 +72,24 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
         counts = torch.bincount(labels).tolist()
         return f"{len(labels)} examples, per class {dict(enumerate(counts))}"
 
+    def serve_whole_epochs(self) -> None:
+        """Serves each training epoch as one batch, in the epoch's visiting order.
+
+        For a task that makes its own per-example updates within a batch (the Part 1 fast
+        path): one Lightning step per epoch instead of one per example.
+        """
+        self.train_chunk = len(self.sets["train"][0])
+
+    def mean_input(self) -> torch.Tensor:
+        """The mean training input, ``(C, H, W)`` for images: the centre of MATLAB's
+        'zerocenter' normalisation, computed on the training set only, so that no validation or
+        test example leaks into the model."""
+        if "train" not in self.sets:
+            raise RuntimeError("the 'train' set is not built; call setup('fit') first")
+        return self.sets["train"][0].mean(dim=0)
+
     def train_dataloader(self) -> TensorBatches:
-        return self._loader("train", self.batch_size, self.shuffle, pad=True)
+        return self._loader("train", self.train_chunk or self.batch_size, self.shuffle, pad=True)
 
     def val_dataloader(self) -> TensorBatches:
         return self._loader("val", self.eval_batch_size, shuffle=False, pad=False)
