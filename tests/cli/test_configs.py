@@ -38,6 +38,8 @@ def test_option_composes_and_instantiates(compose_config, course_file, group, op
     overrides = [f"{group}={option}"]
     if (group, option) == ("data", "cells_mat"):
         overrides.append(f"data.path={course_file}")
+    if (group, option) == ("data", "mnist"):
+        overrides.append(f"data.path={course_file.parent}")  # files are read at setup only
     if group == "trainer" and option == "gpu" and not torch.cuda.is_available():
         pytest.skip("no GPU here to instantiate it on; test_gpu_trainer_composes composes it")
     config = compose_config(*overrides)
