@@ -92,7 +92,11 @@ class Field:
 
 @dataclass(frozen=True)
 class Window:
-    """One layer's window along one dimension; ``dense`` windows cover every position."""
+    """One layer's window along one dimension.
+
+    A ``dense`` window covers every position at once (kernel = stride = positions), as a fully
+    connected layer does; it leaves one unit, so its jump says nothing about neighbours.
+    """
 
     kernel: int
     stride: int
@@ -129,7 +133,7 @@ def receptive_fields(
         ...      {"type": "maxpool", "kernel_size": 2}, {"type": "linear", "out_features": 10}],
         ...     input_shape=(1, 28, 28))
         >>> [(h.size, h.jump) for h, w in receptive_fields(net, (1, 28, 28))]
-        [(3, 1), (3, 1), (4, 2), (4, 2), (28, 2)]
+        [(3, 1), (3, 1), (4, 2), (4, 2), (28, 26)]
     """
     fields = []
     height = Field(size=1, jump=1, start=0, positions=int(input_shape[1]))
@@ -178,8 +182,8 @@ def layer_windows(
                 f"before it), got shape {tuple(input_shape)}"
             )
         return (
-            Window(positions[0], 1, 0, 1, dense=True),
-            Window(positions[1], 1, 0, 1, dense=True),
+            Window(positions[0], positions[0], 0, 1, dense=True),
+            Window(positions[1], positions[1], 0, 1, dense=True),
         )
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         return _adaptive_windows(module, positions)

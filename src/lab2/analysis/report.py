@@ -28,7 +28,8 @@ LEGEND = [
     "MACs: multiply-accumulates for one image, by formula; pooling, ReLU and batch norm do "
     "none (their cost shows only in the time).",
     "field: the receptive field in input pixels, height x width, by the recurrence, padding "
-    "counted as image; jump: pixels between the fields of neighbouring units.",
+    "counted as image; jump: pixels between the fields of neighbouring units (- where a "
+    "layer has a single unit per map, as a fully connected layer does).",
     "measured: the field of one unit found by back-propagating from it with all-positive "
     "weights and input (max pooling averaged), as the extent of the non-zero gradient. The "
     "unit is the one nearest the centre whose field lies inside the image, so the border cuts "
@@ -66,7 +67,7 @@ def layer_table(analysis: NetworkAnalysis) -> Table:
                 f"{layer.total_macs:,}",
                 _percent(layer.macs, analysis.macs),
                 _size(layer.field),
-                f"{layer.field[0].jump}x{layer.field[1].jump}",
+                _jump(layer.field),
                 _measured(layer),
                 f"{layer.seconds * 1e3:.3f}" if timed else "-",
                 _percent(layer.seconds, analysis.seconds) if timed else "-",
@@ -313,6 +314,13 @@ def _shape(shape: Sequence[int]) -> str:
 
 def _size(field: tuple[Field, Field]) -> str:
     return f"{field[0].size}x{field[1].size}"
+
+
+def _jump(field: tuple[Field, Field]) -> str:
+    # One unit per map has no neighbour to be a jump away.
+    if field[0].positions == field[1].positions == 1:
+        return "-"
+    return f"{field[0].jump}x{field[1].jump}"
 
 
 def _measured(layer: LayerAnalysis) -> str:
