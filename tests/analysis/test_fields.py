@@ -262,3 +262,11 @@ def test_analysis_takes_the_layer_list_or_the_network():
     assert [layer.field for layer in by_list.layers] == [layer.field for layer in by_network.layers]
     assert network_macs(build_layers(layers, (1, 10, 10)), (1, 10, 10)) == [1152, 0]
     assert counted_macs(build_layers(layers, (1, 10, 10)), (1, 10, 10)) == [1152, 0]
+
+
+def test_an_input_shape_the_network_cannot_take_is_named():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3))
+    with pytest.raises(InputError, match=r"input_shape \(3, 8, 8\) does not fit the network"):
+        analyze_network(net, (3, 8, 8))
+    with pytest.raises(InputError, match=r"model must have at least one layer, got none"):
+        analyze_network([], (1, 8, 8))

@@ -187,8 +187,14 @@ def analyze_network(
     input_shape = tuple(int(s) for s in input_shape)
     network = model if isinstance(model, nn.Sequential) else build_layers(model, input_shape)
 
+    if len(network) == 0:
+        raise InputError("model must have at least one layer, got none")
     check_supported(network)
-    shapes = output_shapes(network, input_shape)
+    try:
+        shapes = output_shapes(network, input_shape)
+    except RuntimeError as error:  # torch's own complaint, e.g. a channel count that differs
+        reason = str(error).splitlines()[0]
+        raise InputError(f"input_shape {input_shape} does not fit the network: {reason}") from None
     parameters = [count_parameters(module) for module in network]
     macs = network_macs(network, input_shape)
     fields = receptive_fields(network, input_shape)
