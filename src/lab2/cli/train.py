@@ -31,9 +31,12 @@ log = logging.getLogger(__name__)
 def train(config: DictConfig) -> dict[str, float]:
     """Trains as ``config`` says and returns the final metrics.
 
+    When the data holds out a test set (``data=digits``, ``data=mnist``), the trained model is
+    then tested on it, and the test metrics join the final ones.
+
     Writes into ``config.paths.output_dir``: TensorBoard logs, checkpoints, ``metrics.json`` and
-    the task's pictures. Bad settings or data raise :class:`~lab2.errors.InputError` before any
-    training step.
+    the task's pictures and tables. Bad settings or data raise :class:`~lab2.errors.InputError`
+    before any training step.
     """
     run_dir = Path(config.paths.output_dir)
     seed_everything(config)
@@ -42,6 +45,7 @@ def train(config: DictConfig) -> dict[str, float]:
     datamodule = build(config.data)
     task = build_task(config)
     datamodule.setup("fit")
+    task.check_data(*datamodule.sets["train"])
 
     logger = build(config.logger) if config.get("logger") else False
     trainer = build(config.trainer, callbacks=build_callbacks(config), logger=logger)
@@ -49,11 +53,19 @@ def train(config: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(plain(config))
 
     trainer.fit(task, datamodule=datamodule, ckpt_path=config.get("ckpt_path"))
-
     metrics = final_metrics(trainer)
     if trainer.is_global_zero:
-        write_metrics(run_dir, metrics)
         task.write_outputs(run_dir, "fit")
+
+    if getattr(datamodule, "has_test_set", False):
+        # The weights as training left them (the last epoch's, which last.ckpt also holds).
+        trainer.test(task, datamodule=datamodule)
+        metrics = {**metrics, **final_metrics(trainer)}  # each run of the trainer resets them
+        if trainer.is_global_zero:
+            task.write_outputs(run_dir, "test")
+
+    if trainer.is_global_zero:
+        write_metrics(run_dir, dict(sorted(metrics.items())))
     return metrics
 
 

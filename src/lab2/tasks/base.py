@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 from lab2.tasks.optim import build_optimizer, build_scheduler, check_optim
+
+# Checkpoint entries that name the task class, so that lab2-evaluate and lab2-predict know what
+# to rebuild (see lab2.tasks.checkpoint), and the data module's class it was trained on.
+TASK_KEY, DATA_KEY = "lab2_task", "lab2_data"
 
 
 class LabTask(L.LightningModule):
@@ -39,6 +44,17 @@ class LabTask(L.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[TASK_KEY] = _class_name(self)
+        datamodule = self.trainer.datamodule
+        if datamodule is not None:
+            checkpoint[DATA_KEY] = _class_name(datamodule)
+
+    def check_data(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        """Raises :class:`~lab2.errors.InputError` if the task cannot take these examples (an
+        input shape or a label it does not know); the entry points call it before training or
+        testing. Accepts everything unless a task overrides it."""
+
     @property
     def tensorboard(self) -> SummaryWriter | None:
         """The TensorBoard writer of the first TensorBoard logger, on rank zero; else ``None``."""
@@ -52,3 +68,7 @@ class LabTask(L.LightningModule):
     def write_outputs(self, run_dir: Path, stage: str) -> None:
         """Writes the task's pictures and tables into ``run_dir`` after ``stage`` (``"fit"`` or
         ``"test"``); called on rank zero by the entry points."""
+
+
+def _class_name(obj: object) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
