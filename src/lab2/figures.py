@@ -130,3 +130,26 @@ def failure_gallery(
         axes[row, 1].set_ylabel("p", fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def digit_grid(
+    images: torch.Tensor, labels: torch.Tensor, title: str, columns: int = 8
+) -> plt.Figure:
+    """Images in a grid, each titled with its label (Ex 2.10: a look at the data).
+
+    Args:
+        images: ``(M, 1, H, W)`` images, shown as they are (0 black, 1 white).
+        labels: ``(M,)`` their classes.
+        title: the figure's title.
+        columns: images per row.
+    """
+    rows = -(-len(images) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.25 * rows + 0.4))
+    for index, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if index < len(images):
+            ax.imshow(images[index, 0].detach().float().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(str(int(labels[index])), fontsize=9)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -18,6 +18,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lab2.cli import config_dir
+from lab2.cli.common import write_metrics
 from lab2.cli.evaluate import evaluate
 from lab2.cli.predict import predict
 from lab2.cli.train import train
@@ -97,6 +98,8 @@ def test_run_folder_holds_three_failure_cases_and_the_confusion_matrix(trained):
     run_dir, _ = trained
     with Image.open(run_dir / "confusion_matrix.png") as image:
         assert image.size[0] > 300
+    assert (run_dir / "examples.png").is_file()  # Ex 2.10: a look at the training digits
+    assert not (run_dir / "examples_augmented.png").exists()  # basic_cnn is not augmented
     failures = failure_files(run_dir)
     assert len(failures) == 3
     for path in failures:
@@ -118,7 +121,7 @@ def test_tensorboard_holds_per_class_scalars_and_test_pictures(trained):
     for stage in ("train", "val", "test"):
         assert {f"{stage}/precision/{k}" for k in CLASSES} <= set(tags["scalars"])
         assert {f"{stage}/recall/{k}" for k in CLASSES} <= set(tags["scalars"])
-    assert {"test/confusion_matrix", "test/failure_cases"} <= set(tags["images"])
+    assert {"test/confusion_matrix", "test/failure_cases", "data/examples"} <= set(tags["images"])
 
 
 def test_checkpoint_holds_plain_values_and_names_its_task(checkpoint):
@@ -311,3 +314,11 @@ def test_training_stops_on_a_bad_idx_file_before_any_step(tmp_path):
     with pytest.raises(InputError, match=r"train-images-idx3-ubyte: truncated: the header gives"):
         train(config)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_final_metrics_line_leaves_the_per_class_values_to_the_file(tmp_path, caplog):
+    metrics = {"model/params": 42510.0, "test/acc": 0.97, "test/precision/3": 0.91}
+    with caplog.at_level(logging.INFO, logger="lab2.cli.common"):
+        write_metrics(tmp_path, metrics)
+    assert "final metrics: model/params=42510, test/acc=0.9700\n" in caplog.text + "\n"
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

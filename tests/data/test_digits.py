@@ -143,3 +143,13 @@ def test_mnist_needs_a_folder(tmp_path):
         MnistFiles()
     with pytest.raises(InputError, match=r"data.path: no such folder"):
         MnistFiles(path=str(tmp_path / "nowhere")).setup("test")
+
+
+def test_a_split_that_leaves_a_class_out_is_named(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8] * 5 + [9], dtype=np.uint8)  # one 9 only
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (46, 28, 28), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    write_mnist(tmp_path, "t10k", 10)
+    with pytest.raises(InputError, match=r"leaves class\(es\) \[9\] out of the 'val' set"):
+        MnistFiles(path=str(tmp_path), val_fraction=0.2).setup("fit")

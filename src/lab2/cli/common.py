@@ -98,9 +98,13 @@ def final_metrics(trainer: L.Trainer) -> dict[str, float]:
 
 
 def write_metrics(run_dir: Path, metrics: Mapping[str, float]) -> None:
-    """Writes ``metrics.json`` into the run folder and says where it is."""
+    """Writes ``metrics.json`` into the run folder and says where it is. The log line leaves out
+    the per-class values (``test/precision/3``, ...), which only the file holds."""
     write_json(run_dir / "metrics.json", metrics)
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if math.isfinite(v))
+    summary = {k: v for k, v in metrics.items() if k.count("/") < 2 and math.isfinite(v)}
+    shown = ", ".join(
+        f"{k}={v:.4f}" if abs(v) < 100 else f"{k}={v:.0f}" for k, v in summary.items()
+    )
     log.info("final metrics: %s", shown)
     log.info("run folder: %s", run_dir)
 

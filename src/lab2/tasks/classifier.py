@@ -21,7 +21,7 @@ from torchmetrics.wrappers import ClasswiseWrapper
 
 from lab2.data.warp import check_augment, random_affine
 from lab2.errors import InputError
-from lab2.figures import confusion_figure, failure_gallery, save_figure
+from lab2.figures import confusion_figure, digit_grid, failure_gallery, save_figure
 from lab2.models.cnn import build_layers, count_parameters, output_shapes
 from lab2.models.normalize import ZeroCenter
 from lab2.tasks.base import LabTask
@@ -37,6 +37,7 @@ Batch = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W), labels (N,)
 # MATLAB's trainingOptions('sgdm') defaults, for a task built without optim settings.
 SGDM = {"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 30}
 DEFAULT_FAILURE_CASES = 3  # Ex 2.20 asks for three
+EXAMPLES = 32  # training digits shown in examples.png and TensorBoard (Ex 2.10)
 
 
 def class_metrics(stage: str, num_classes: int) -> MetricCollection:
@@ -116,6 +117,7 @@ class ImageClassifier(LabTask):
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.test_failures = FailureCases(DEFAULT_FAILURE_CASES)
         self.results: dict[str, Any] = {}  # what the last test found, for write_outputs
+        self.examples: Batch | None = None  # a few training digits, for a look at the data
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores (logits) ``(N, K)`` of images ``(N, C, H, W)`` in [0, 1]."""
@@ -146,11 +148,31 @@ class ImageClassifier(LabTask):
     def setup(self, stage: str) -> None:
         # MATLAB's 'zerocenter': the mean of the training images only. A resumed run restores
         # the checkpoint's mean after this hook, so it keeps the mean it started with.
-        if stage == "fit":
-            mean_input = getattr(self.trainer.datamodule, "mean_input", None)
-            if mean_input is None:
-                raise TypeError("ImageClassifier trains from a data module with mean_input()")
-            self.model.zero_center.fit(mean_input().to(self.model.zero_center.mean.device))
+        if stage != "fit":
+            return
+        datamodule = self.trainer.datamodule
+        if not hasattr(datamodule, "mean_input"):
+            raise TypeError("ImageClassifier trains from a data module with mean_input()")
+        self.model.zero_center.fit(datamodule.mean_input().to(self.model.zero_center.mean.device))
+        x, t = datamodule.sets["train"]
+        self.examples = (x[:EXAMPLES].cpu(), t[:EXAMPLES].cpu())
+
+    def on_fit_start(self) -> None:
+        if self.tensorboard is not None and self.examples is not None:
+            for tag, figure in self._example_figures().items():
+                self.tensorboard.add_figure(f"data/{tag}", figure)
+
+    def _example_figures(self) -> dict[str, Any]:
+        """Ex 2.10: the first training digits, and the same digits augmented, if they are."""
+        x, t = self.examples
+        figures = {"examples": digit_grid(x, t, "training digits")}
+        if self.augment:
+            # Its own generator: drawing from the global one would make training depend on
+            # whether a logger is there to show the figure.
+            generator = torch.Generator().manual_seed(0)
+            moved = random_affine(x, **self.augment, generator=generator)  # (M, 1, H, W)
+            figures["examples_augmented"] = digit_grid(moved, t, "as augmented for training")
+        return figures
 
     # Steps: update the stage's metrics; they are computed and logged at the epoch's end.
 
@@ -222,8 +244,12 @@ class ImageClassifier(LabTask):
             self.log(key, value, prog_bar=key in ("val/acc", "test/acc"))
 
     def write_outputs(self, run_dir: Path, stage: str) -> None:
-        """After testing: ``per_class.csv`` and ``per_class.md``, ``confusion_matrix.png`` and
-        the failure cases as ``<true>_mistaken_as_<predicted>.png``."""
+        """After fitting: ``examples.png`` (and ``examples_augmented.png``). After testing:
+        ``per_class.csv`` and ``per_class.md``, ``confusion_matrix.png`` and the failure cases
+        as ``<true>_mistaken_as_<predicted>.png``."""
+        if stage == "fit" and self.examples is not None:
+            for name, figure in self._example_figures().items():
+                save_figure(figure, run_dir / f"{name}.png")
         if stage != "test" or not self.results:
             return
         confusion = self.results["confusion"]
