@@ -197,9 +197,12 @@ def test_evaluate_takes_a_part1_checkpoint(tmp_path, part1_checkpoint):
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == pytest.approx(metrics)
 
 
-def test_evaluate_refuses_data_the_model_cannot_take(checkpoint, tmp_path):
+def test_evaluate_refuses_data_the_model_cannot_take(checkpoint, part1_checkpoint, tmp_path):
     config = make_config(tmp_path, f"ckpt_path={checkpoint}", "data=cells", name="evaluate")
     with pytest.raises(InputError, match=r"takes images of shape \[1, 28, 28\].* holds \[35, 35\]"):
+        evaluate(config)
+    config = make_config(tmp_path, f"ckpt_path={part1_checkpoint}", name="evaluate")  # digits
+    with pytest.raises(InputError, match=r"cannot take the data's examples of shape \[1, 28, 28\]"):
         evaluate(config)
 
 

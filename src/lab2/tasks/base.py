@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
+from lab2.errors import InputError
 from lab2.tasks.optim import build_optimizer, build_scheduler, check_optim
 
 # Checkpoint entries that name the task class, so that lab2-evaluate and lab2-predict know what
@@ -53,7 +54,24 @@ class LabTask(L.LightningModule):
     def check_data(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         """Raises :class:`~lab2.errors.InputError` if the task cannot take these examples (an
         input shape or a label it does not know); the entry points call it before training or
-        testing. Accepts everything unless a task overrides it."""
+        testing.
+
+        This default runs the task's forward on two examples and reports a failure as bad
+        input, with the data's shape; tasks override it with checks that say more.
+        """
+        was_training = self.training
+        self.eval()  # no batch-norm statistics may change
+        try:
+            with torch.no_grad():
+                self(inputs[:2])
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise InputError(
+                f"the model cannot take the data's examples of shape {list(inputs.shape[1:])} "
+                f"({reason})"
+            ) from error
+        finally:
+            self.train(was_training)
 
     @property
     def tensorboard(self) -> SummaryWriter | None:
