@@ -11,7 +11,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lab2.cli.common import build, plain
+from lab2.cli.common import build, build_callbacks, plain
 from lab2.cli.train import train
 from lab2.errors import InputError
 
@@ -160,3 +160,32 @@ def test_command_reports_bad_input_in_one_line_and_leaves_no_run_folder(tmp_path
     assert "lab2-train: error: optim.lr must be a positive number, got -1" in result.stderr
     assert "Traceback" not in result.stderr
     assert not run_dir.exists()
+
+
+class CheckpointSeen(L.Callback):
+    """Records, at the start of each epoch, the epoch stored in checkpoints/last.ckpt."""
+
+    def __init__(self, path):
+        self.path, self.seen = path, []
+
+    def on_train_epoch_start(self, trainer, module):
+        if self.path.is_file():
+            self.seen.append(torch.load(self.path, weights_only=True)["epoch"])
+        else:
+            self.seen.append(None)
+
+
+def test_last_checkpoint_is_rewritten_after_every_epoch(compose_config, tmp_path):
+    config = compose_config("data.n_foreground=20", "data.n_background=20", "logger=none")
+    seen = CheckpointSeen(tmp_path / "checkpoints" / "last.ckpt")
+    trainer = L.Trainer(
+        max_epochs=3,
+        callbacks=[*build_callbacks(config), seen],
+        logger=False,
+        enable_progress_bar=False,
+    )
+    trainer.fit(build(config.model, optim=plain(config.optim)), datamodule=build(config.data))
+    # The epoch a checkpoint stores is the one that had just ended (counted from 0): a killed
+    # run loses at most the epoch it was in.
+    assert seen.seen == [None, 0, 1]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last.ckpt"]
