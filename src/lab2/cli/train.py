@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lab2.cli import config_dir
@@ -69,9 +71,23 @@ def train(config: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def _warn_if_a_sweep_runs_once() -> None:
+    """A preset that defines a sweep (``hydra.sweeper.params``) runs as one job without -m."""
+    hydra_config = HydraConfig.get()
+    params = hydra_config.sweeper.get("params") or {}
+    if hydra_config.mode == RunMode.RUN and params:
+        swept = ", ".join(f"{k}={v}" for k, v in params.items())
+        log.warning(
+            "this config defines a sweep (%s); run with -m to sweep it. Running one "
+            "job with the config's own values instead.",
+            swept,
+        )
+
+
 @hydra.main(config_path=config_dir(), config_name="train", version_base="1.3")
 def main(config: DictConfig) -> float | None:
     """The ``lab2-train`` command. Returns ``optimized_metric`` for Hydra's sweepers."""
+    _warn_if_a_sweep_runs_once()
     with reporting_input_errors("lab2-train", Path(config.paths.output_dir)):
         metrics = train(config)
     return metrics.get(config.get("optimized_metric"))
