@@ -10,6 +10,7 @@ import lightning as L
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from lab2.cli.common import build, build_callbacks, plain
 from lab2.cli.train import train
@@ -23,8 +24,10 @@ PART1_KEYS = {
 
 
 def events(run_dir: Path) -> EventAccumulator:
-    (event_file,) = (run_dir / "tensorboard").glob("events.out.tfevents.*")
-    accumulator = EventAccumulator(str(event_file), size_guidance={"images": 0, "scalars": 0})
+    # The folder, not one file: TensorBoard reads every event file in a run's folder as one run.
+    accumulator = EventAccumulator(
+        str(run_dir / "tensorboard"), size_guidance={"images": 0, "scalars": 0}
+    )
     accumulator.Reload()
     return accumulator
 
@@ -68,6 +71,18 @@ def test_tensorboard_holds_the_scalars_and_w_every_epoch(part1_run):
     assert len(accumulator.Scalars("val/acc")) == 3
     assert [image.step for image in accumulator.Images("w")] == [1, 2, 3]
     assert "w/final" in tags["images"]
+
+
+def test_tensorboard_hparams_tab_lists_settings_and_final_metrics(part1_run):
+    run_dir, metrics = part1_run
+    content = events(run_dir).PluginTagToContent("hparams")
+    found = {tag: HParamsPluginData.FromString(data) for tag, data in content.items()}
+    experiment = found["_hparams_/experiment"].experiment
+    assert {info.name.tag for info in experiment.metric_infos} == set(metrics)
+    settings = found["_hparams_/session_start_info"].session_start_info.hparams
+    assert settings["model/init_scale"].number_value == pytest.approx(0.01)
+    assert settings["model/patch_size"].number_value == 35  # resolved, not ${data.patch_size}
+    assert settings["optim/lr"].number_value == pytest.approx(0.1)
 
 
 def test_run_folder_holds_config_checkpoint_and_filter(part1_run):

@@ -15,10 +15,13 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
+from torch.utils.tensorboard.summary import hparams
 
 from lab2.errors import InputError
 from lab2.io import write_json
@@ -95,6 +98,52 @@ def final_metrics(trainer: L.Trainer) -> dict[str, float]:
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             values[key] = float(value)
     return dict(sorted(values.items()))
+
+
+_COMPARED_GROUPS = ("experiment", "data", "model", "optim", "trainer")
+
+
+def hyperparameters(config: DictConfig) -> dict[str, bool | int | float | str]:
+    """The settings a run is compared by, flattened to ``group/key`` scalars: the chosen
+    option of each config group, the seed, and every data, model and optim setting (lists,
+    such as a network's layers, as text)."""
+    values: dict[str, Any] = {"seed": config.seed}
+    if HydraConfig.initialized():
+        for group, choice in HydraConfig.get().runtime.choices.items():
+            if group in _COMPARED_GROUPS and choice is not None:
+                values[group] = choice
+    for group in ("data", "model", "optim"):
+        for key, value in _flatten(plain(config[group])).items():
+            if not key.startswith("_"):  # _target_ and the like say nothing to compare by
+                values[f"{group}/{key}"] = value
+    values["trainer/max_epochs"] = config.trainer.max_epochs
+    return {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in values.items()}
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}/")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def log_final_hparams(logger: Any, config: DictConfig, metrics: Mapping[str, float]) -> None:
+    """Fills TensorBoard's HParams tab: the run's :func:`hyperparameters` and the names of its
+    final metrics, which TensorBoard shows with the last value each scalar was logged with.
+
+    Written directly, not through ``TensorBoardLogger.log_hyperparams(params, metrics)``, which
+    would also log the final values again at step 0 of every curve.
+    """
+    if not isinstance(logger, TensorBoardLogger):
+        return
+    experiment, start, end = hparams(hyperparameters(config), dict(metrics))
+    writer = logger.experiment._get_file_writer()
+    for summary in (experiment, start, end):
+        writer.add_summary(summary)
+    writer.flush()
 
 
 def write_metrics(run_dir: Path, metrics: Mapping[str, float]) -> None:

@@ -21,6 +21,7 @@ from lab2.cli.common import (
     build_callbacks,
     build_task,
     final_metrics,
+    log_final_hparams,
     plain,
     reporting_input_errors,
     seed_everything,
@@ -68,6 +69,7 @@ def train(config: DictConfig) -> dict[str, float]:
 
     if trainer.is_global_zero:
         write_metrics(run_dir, dict(sorted(metrics.items())))
+        log_final_hparams(logger, config, metrics)
     return metrics
 
 
