@@ -183,7 +183,10 @@ class ImageClassifier(LabTask):
         logits = self(x)  # (N, K)
         loss = F.cross_entropy(logits, t)
         self.train_metrics.update(logits.detach(), t)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(t))
+        # sync_dist: with several processes, the epoch's loss is the mean over all of them.
+        self.log(
+            "train/loss", loss, on_step=False, on_epoch=True, batch_size=len(t), sync_dist=True
+        )
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -200,7 +203,9 @@ class ImageClassifier(LabTask):
         logits = self(x)  # (N, K)
         loss = F.cross_entropy(logits, t)
         metrics.update(logits, t)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(t))
+        self.log(
+            f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(t), sync_dist=True
+        )
         return logits
 
     # Epoch ends. The per-class metrics give a dict, which self.log cannot take as one metric

@@ -117,7 +117,9 @@ class LinearTask(LabTask):
         loss = nll_from_score(y, t.to(y.dtype)).mean()
         metrics.update(torch.sigmoid(y), t)
         # Epoch-level only: no per-step logging or host syncs in the per-example loop.
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(t))
+        self.log(
+            f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(t), sync_dist=True
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 
