@@ -1,8 +1,12 @@
-"""``lab2-evaluate``: test a trained model, from its checkpoint, on a data set's test examples.
+"""``lab2-evaluate``: validate and test a trained model, from its checkpoint, on a data set.
 
-lab2-evaluate ckpt_path=outputs/train/.../checkpoints/last.ckpt            # the digits' test split
-lab2-evaluate ckpt_path=CKPT data=mnist data.path=DIR                      # MNIST's t10k pair
-lab2-evaluate ckpt_path=CKPT data=cells_mat data.path=other_cells.mat      # a Part 1 checkpoint
+lab2-evaluate ckpt_path=outputs/train/.../checkpoints/last.ckpt   # the digits' val and test splits
+lab2-evaluate ckpt_path=CKPT data=mnist data.path=DIR             # MNIST's t10k pair (test only)
+lab2-evaluate ckpt_path=CKPT data=cells_mat data.path=other_cells.mat   # a Part 1 checkpoint
+
+With the training run's data settings and seed, the ``val/`` and ``test/`` metrics of its
+``checkpoints/last.ckpt`` are exactly the run's final ones: that checkpoint is written after the
+last epoch's validation, and the split is drawn again from the same seed.
 """
 
 from __future__ import annotations
@@ -30,13 +34,19 @@ from lab2.tasks.checkpoint import load_task
 
 log = logging.getLogger(__name__)
 
-# The data settings that decide which examples a split puts in the test set.
+# The data settings that decide which examples a split puts in the validation and test sets.
 _SPLIT_SETTINGS = ("seed", "val_fraction", "test_fraction")
+# The set each evaluation stage runs on.
+_STAGE_SETS = {"validate": "val", "test": "test"}
 
 
 def evaluate(config: DictConfig) -> dict[str, float]:
-    """Tests the checkpoint ``config.ckpt_path`` on ``config.data``'s test set and returns the
-    metrics.
+    """Validates and tests the checkpoint ``config.ckpt_path`` on ``config.data`` and returns
+    the metrics.
+
+    The stages are the data module's ``evaluation_stages``: validation and test, or test alone
+    (``data=mnist``, whose ``t10k`` pair is all it needs). A Part 1 checkpoint is tested on
+    every patch of the data and validated on the split's validation patches.
 
     Writes into ``config.paths.output_dir``: ``metrics.json``, TensorBoard logs and the task's
     test outputs (for a Part 2 classifier ``per_class.csv``, ``per_class.md``,
@@ -51,8 +61,10 @@ def evaluate(config: DictConfig) -> dict[str, float]:
 
     task, checkpoint = load_task(config.get("ckpt_path"))
     datamodule = build(config.data)
-    datamodule.setup("test")
-    task.check_data(*datamodule.sets["test"])
+    stages = datamodule.evaluation_stages
+    for stage in stages:
+        datamodule.setup(stage)
+        task.check_data(*datamodule.sets[_STAGE_SETS[stage]])
     warn_if_split_differs(checkpoint, datamodule)
     log.info("evaluating %s (%s)", config.ckpt_path, type(task).__name__)
 
@@ -60,9 +72,13 @@ def evaluate(config: DictConfig) -> dict[str, float]:
     trainer = build(config.trainer, logger=logger, enable_checkpointing=False)
     if logger:
         logger.log_hyperparams(plain(config))
-    trainer.test(task, datamodule=datamodule)
+    metrics: dict[str, float] = {}
+    for stage in stages:
+        run = trainer.validate if stage == "validate" else trainer.test
+        run(task, datamodule=datamodule)
+        metrics |= final_metrics(trainer)  # each run of the trainer resets them
+    metrics = dict(sorted(metrics.items()))
 
-    metrics = final_metrics(trainer)
     if trainer.is_global_zero:
         write_metrics(run_dir, metrics)
         task.write_outputs(run_dir, "test")
@@ -70,8 +86,9 @@ def evaluate(config: DictConfig) -> dict[str, float]:
 
 
 def warn_if_split_differs(checkpoint: Mapping[str, Any], datamodule: L.LightningDataModule):
-    """Warns when the data is the one the model was trained on but split differently: the test
-    set then holds examples the model was trained on, and its scores are too good."""
+    """Warns when the data is the one the model was trained on but split differently: the
+    validation and test sets then hold examples the model was trained on, and their scores are
+    too good (and not the training run's)."""
     trained = checkpoint.get("datamodule_hyper_parameters") or {}
     now = dict(getattr(datamodule, "hparams", {}))
     if not trained or checkpoint.get(DATA_KEY) != _data_name(datamodule):
@@ -81,9 +98,9 @@ def warn_if_split_differs(checkpoint: Mapping[str, Any], datamodule: L.Lightning
     if changed:
         differences = ", ".join(f"{k}: trained {a}, now {b}" for k, (a, b) in changed.items())
         log.warning(
-            "the model was trained on this data set split differently (%s): the test set "
-            "overlaps its training data, so its scores are optimistic; evaluate with the "
-            "training run's settings",
+            "the model was trained on this data set split differently (%s): the validation "
+            "and test sets overlap its training data, so their scores are optimistic; "
+            "evaluate with the training run's settings",
             differences,
         )
 

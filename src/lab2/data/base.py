@@ -24,6 +24,9 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
     Subclasses implement :meth:`build`, which returns the sets a stage needs (``"train"``,
     ``"val"``, ``"test"``) as ``(inputs, labels)`` pairs. A subclass whose data holds out a test
     set sets ``has_test_set``, and ``lab2-train`` then tests the model after fitting.
+    ``evaluation_stages`` names the stages ``lab2-evaluate`` runs on a checkpoint: validation
+    and test, so that the training run's final ``val/`` and ``test/`` metrics come out again,
+    or test alone where the data to validate on may be absent.
 
     Args:
         batch_size: training examples per step (1 is the lab's stochastic gradient descent).
@@ -34,6 +37,7 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
     """
 
     has_test_set = False
+    evaluation_stages: tuple[str, ...] = ("validate", "test")
 
     def __init__(
         self, batch_size: int, shuffle: bool, seed: int, eval_batch_size: int = 1024

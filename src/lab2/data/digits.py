@@ -138,13 +138,15 @@ class ShippedDigits(DigitDataModule):
 
 class MnistFiles(DigitDataModule):
     """MNIST's IDX files in a folder (``data=mnist data.path=DIR``): the ``train`` pair for
-    training and validation, the ``t10k`` pair for testing. Testing alone (``lab2-evaluate``)
+    training and validation, the ``t10k`` pair for testing. ``lab2-evaluate`` only tests, so it
     needs only the ``t10k`` pair.
 
     Args:
         path: the folder with the files, raw or ``.gz``.
         **kwargs: the :class:`DigitDataModule` settings.
     """
+
+    evaluation_stages = ("test",)  # validating would need the train pair as well
 
     def __init__(self, path: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -21,7 +21,8 @@ class PatchDataModule(InMemoryDataModule):
     copies of the training patches (Ex 2.9).
 
     For the ``"test"`` stage (``lab2-evaluate``) every patch is a test example: the checkpoint
-    being evaluated was trained on other data.
+    being evaluated was trained on other data. Its ``"validate"`` stage gives the validation
+    patches of the split that training made with the same settings.
 
     Args:
         val_fraction: share of the patches held out for validation.
@@ -60,8 +61,11 @@ class PatchDataModule(InMemoryDataModule):
             return {"test": (x, t)}
 
         parts = split_indices(len(t), {"val": self.val_fraction}, self.seed)
+        val = (x[parts["val"]], t[parts["val"]])
+        if stage == "validate":  # validation alone needs no rotated training copies
+            return {"val": val}
         train = add_rotations(x[parts["train"]], t[parts["train"]], self.rotations, self.seed)
-        return {"train": train, "val": (x[parts["val"]], t[parts["val"]])}
+        return {"train": train, "val": val}
 
     def describe(self, labels: torch.Tensor) -> str:
         cells = int(labels.sum())
