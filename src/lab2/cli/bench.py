@@ -1,0 +1,243 @@
+"""``lab2-bench``: the project's training paths against minimal loops, side by side.
+
+    lab2-bench                          # both parts, on this machine's CPU
+    lab2-bench parts=[1] part1.epochs=100
+    lab2-bench 'part1.overrides=["data=cells_mat","data.path=cell_data.mat"]'
+    lab2-bench parts=[2] 'part2.overrides=["trainer.precision=bf16-mixed"]'
+
+Writes ``bench.json`` and ``bench.md`` into its run folder and prints the tables. Each leg runs
+in a fresh process (see :mod:`lab2.bench`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra import compose
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from lab2.bench import in_fresh_process
+from lab2.bench.legs import run_training
+from lab2.bench.reference import numpy_sgd, torch_loop
+from lab2.cli import config_dir
+from lab2.cli.common import build, build_task, reporting_input_errors, seed_everything
+from lab2.data.loader import EpochOrder
+from lab2.errors import InputError
+from lab2.io import write_json, write_text
+
+log = logging.getLogger(__name__)
+
+
+def train_config(overrides: list[str], run_dir: Path) -> DictConfig:
+    """The ``lab2-train`` config for ``overrides``, timed by a
+    :class:`~lab2.bench.timing.FitTimer` that writes ``run_dir/timing.json``, resolved."""
+    config = compose(
+        "train",
+        overrides=[
+            "trainer.enable_progress_bar=false",
+            "+callbacks.bench_timer._target_=lab2.bench.timing.FitTimer",
+            f"+callbacks.bench_timer.path={run_dir / 'timing.json'}",
+            *overrides,
+        ],
+    )
+    with open_dict(config):
+        config.paths.output_dir = str(run_dir)
+    return OmegaConf.create(OmegaConf.to_container(config, resolve=True))
+
+
+def part1(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Part 1, the Ex 2.8 protocol: ``lab2-train``'s whole run against the lab's loop in NumPy,
+    on the same training patches, in the same order, from the same initial ``w``."""
+    config = train_config(
+        [
+            f"model.init_scale={settings.init_scale}",
+            f"optim.lr={settings.lr}",
+            f"trainer.max_epochs={settings.epochs}",
+            f"seed={settings.seed}",
+            *settings.overrides,
+        ],
+        run_dir,
+    )
+    if config.data.batch_size != 1:
+        raise InputError(
+            f"part1.overrides: the Part 1 leg measures per-example SGD (data.batch_size=1), "
+            f"got data.batch_size={config.data.batch_size}"
+        )
+
+    # The starting point both sides share, built the way lab2-train builds it.
+    seed_everything(config)
+    datamodule = build(config.data)
+    w_start = build_task(config).model.w.detach().double().numpy()
+    datamodule.setup("fit")
+    x, t = (tensor.double().numpy() for tensor in datamodule.sets["train"])
+    order = EpochOrder(len(t), datamodule.shuffle, datamodule.seed)
+    orders = []
+    for epoch in range(settings.epochs):
+        order.set_epoch(epoch)
+        orders.append(order.indices().numpy())
+
+    log.info("Part 1: lab2-train, %d epochs of %d patches", settings.epochs, len(t))
+    project = in_fresh_process(run_training, OmegaConf.to_container(config))
+    log.info("Part 1: the same in NumPy, the lab's loop and a flattened one")
+    lab_loop = in_fresh_process(numpy_sgd, x, t, w_start, 0.0, settings.lr, orders)
+    flat_loop = in_fresh_process(numpy_sgd, x, t, w_start, 0.0, settings.lr, orders, True)
+
+    timing = json.loads((run_dir / "timing.json").read_text())
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    w_project = checkpoint["state_dict"]["model.w"].double().numpy()
+    difference = float(np.abs(w_project - lab_loop["w"]).max())
+    scale = max(1.0, float(np.abs(lab_loop["w"]).max()))
+
+    examples = timing["examples"]
+    numpy_rate = lab_loop["examples"] / lab_loop["seconds"]
+    fit_rate = examples / timing["fit_s"]
+    step_rate = examples / timing["train_step_s"]
+    return {
+        "part1_patches": len(t),
+        "part1_epochs": settings.epochs,
+        "part1_examples_per_s": fit_rate,
+        "part1_train_step_examples_per_s": step_rate,
+        "numpy_examples_per_s": numpy_rate,
+        "numpy_flat_examples_per_s": flat_loop["examples"] / flat_loop["seconds"],
+        "part1_ratio": fit_rate / numpy_rate,
+        "part1_train_step_ratio": step_rate / numpy_rate,
+        "part1_same_w": difference <= 1e-9 * scale,
+        "part1_max_w_difference": difference,
+        "part1_run_s": project["run_s"],
+        "part1_peak_rss_mb": project["peak_rss_mb"],
+        "numpy_peak_rss_mb": lab_loop["peak_rss_mb"],
+    }
+
+
+def part2(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Part 2: ``basic_cnn`` with sgdm on the digits, ``lab2-train``'s ``fit`` against a bare
+    PyTorch loop over the same model, optimiser, batch size and in-memory data. Per-epoch
+    times are medians, so the first epoch's warm-up counts for neither."""
+    config = train_config(
+        [
+            "data=digits",
+            "model=basic_cnn",
+            f"trainer.max_epochs={settings.epochs}",
+            f"seed={settings.seed}",
+            *settings.overrides,
+        ],
+        run_dir,
+    )
+    log.info("Part 2: lab2-train fit, %d epochs", settings.epochs)
+    project = in_fresh_process(run_training, OmegaConf.to_container(config))
+    timing = json.loads((run_dir / "timing.json").read_text())
+    log.info("Part 2: a bare PyTorch loop, %d epochs", settings.epochs)
+    bare = in_fresh_process(torch_loop, OmegaConf.to_container(config), settings.epochs)
+
+    images = timing["examples"] // len(timing["epoch_s"])
+    fit_epoch = statistics.median(timing["epoch_s"])
+    bare_epoch = statistics.median(bare["epoch_s"])
+    return {
+        "part2_images": images,
+        "part2_epochs": settings.epochs,
+        "part2_fit_s_per_epoch": fit_epoch,
+        "bare_s_per_epoch": bare_epoch,
+        "part2_images_per_s": images / fit_epoch,
+        "bare_images_per_s": bare["images"] / bare_epoch,
+        "part2_ratio": fit_epoch / bare_epoch,
+        "part2_val_acc": project["metrics"].get("val/acc"),
+        "bare_val_acc": bare["val_acc"][-1],
+        "part2_run_s": project["run_s"],
+        "part2_peak_rss_mb": project["peak_rss_mb"],
+        "bare_peak_rss_mb": bare["peak_rss_mb"],
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "processor": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def tables(results: dict[str, Any]) -> str:
+    """``bench.md``: one table per part, ratios against the minimal loop."""
+
+    def n(value: float) -> str:
+        return f"{value:,.0f}"
+
+    r = results
+    lines = [f"Measured on {r['machine']['cpus']} CPUs, torch {r['machine']['torch']}"]
+    if r["machine"]["cuda"]:
+        lines[0] += f", GPU {r['machine']['cuda']}"
+    lines[0] += ". Compare the ratios of one run; absolute times vary with the machine's load."
+    if "part1_examples_per_s" in r:
+        step = f"{r['part1_train_step_examples_per_s'] / r['numpy_flat_examples_per_s']:.2f}"
+        lines += [
+            "",
+            f"Part 1, Ex 2.8: {r['part1_epochs']} epochs of {r['part1_patches']} patches, "
+            "per-example SGD in float64.",
+            "",
+            "| loop | examples/s | vs the lab's NumPy loop | peak RSS (MiB) |",
+            "|---|---:|---:|---:|",
+            f"| lab2-train, whole fit (validation, logging, w image, checkpoint every epoch) "
+            f"| {n(r['part1_examples_per_s'])} | {r['part1_ratio']:.2f} "
+            f"| {n(r['part1_peak_rss_mb'])} |",
+            f"| lab2-train, training steps only | {n(r['part1_train_step_examples_per_s'])} "
+            f"| {r['part1_train_step_ratio']:.2f} | |",
+            f"| NumPy, the lab's loop (`sum(w .* x)` on 35x35) | {n(r['numpy_examples_per_s'])} "
+            f"| 1.00 | {n(r['numpy_peak_rss_mb'])} |",
+            f"| NumPy, flattened patches (`x @ w`) | {n(r['numpy_flat_examples_per_s'])} "
+            f"| {r['numpy_flat_examples_per_s'] / r['numpy_examples_per_s']:.2f} | |",
+            "",
+            f"Same final w: {str(r['part1_same_w']).lower()} (largest difference "
+            f"{r['part1_max_w_difference']:.1e}). Training steps against the flattened loop: "
+            f"{step}.",
+        ]
+    if "part2_fit_s_per_epoch" in r:
+        lines += [
+            "",
+            f"Part 2: basic_cnn, sgdm, batch 128, {r['part2_images']} digits per epoch "
+            f"(median of {r['part2_epochs']} epochs, each with its validation).",
+            "",
+            "| loop | s/epoch | images/s | vs bare | peak RSS (MiB) |",
+            "|---|---:|---:|---:|---:|",
+            f"| lab2-train fit | {r['part2_fit_s_per_epoch']:.3f} | "
+            f"{n(r['part2_images_per_s'])} | {r['part2_ratio']:.2f} "
+            f"| {n(r['part2_peak_rss_mb'])} |",
+            f"| bare PyTorch loop | {r['bare_s_per_epoch']:.3f} | {n(r['bare_images_per_s'])} "
+            f"| 1.00 | {n(r['bare_peak_rss_mb'])} |",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@hydra.main(config_path=config_dir(), config_name="bench", version_base="1.3")
+def main(config: DictConfig) -> None:
+    """The ``lab2-bench`` command."""
+    run_dir = Path(config.paths.output_dir)
+    with reporting_input_errors("lab2-bench", run_dir):
+        unknown = set(config.parts) - {1, 2}
+        if unknown or not config.parts:
+            raise InputError(f"parts must list 1, 2 or both, got {list(config.parts)}")
+        results: dict[str, Any] = {"machine": machine()}
+        if 1 in config.parts:
+            results |= part1(config.part1, run_dir / "part1")
+        if 2 in config.parts:
+            results |= part2(config.part2, run_dir / "part2")
+        write_json(run_dir / "bench.json", results)
+        text = tables(results)
+        write_text(run_dir / "bench.md", text)
+        print(text, end="")
+        log.info("bench.json and bench.md in %s", run_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""``lab2-bench`` end to end, as the installed command, on a few epochs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REQUIRED = (
+    "part1_examples_per_s",
+    "numpy_examples_per_s",
+    "part2_fit_s_per_epoch",
+    "bare_s_per_epoch",
+    "part1_peak_rss_mb",
+    "numpy_peak_rss_mb",
+    "part2_peak_rss_mb",
+    "bare_peak_rss_mb",
+)
+
+
+def lab2_bench(*overrides: str) -> subprocess.CompletedProcess:
+    command = shutil.which("lab2-bench", path=str(Path(sys.executable).parent))
+    return subprocess.run([command, *overrides], capture_output=True, text=True, timeout=300)
+
+
+def test_bench_writes_both_parts_side_by_side(tmp_path):
+    done = lab2_bench(
+        f"hydra.run.dir={tmp_path}",
+        "part1.epochs=3",
+        "part2.epochs=2",
+        "part2.overrides=['trainer.limit_train_batches=2','logger=none']",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "bench.json").read_text())
+    for key in REQUIRED:
+        assert isinstance(results[key], float), key
+        assert results[key] > 0, key
+    assert results["part1_same_w"] is True
+    assert results["part1_max_w_difference"] < 1e-12
+    assert results["part1_epochs"] == 3
+    assert results["part2_epochs"] == 2
+    assert (
+        results["part1_ratio"] == results["part1_examples_per_s"] / results["numpy_examples_per_s"]
+    )
+    table = (tmp_path / "bench.md").read_text()
+    assert "| NumPy, the lab's loop" in table
+    assert "| bare PyTorch loop |" in table
+    assert "Same final w: true" in table
+    assert table in done.stdout
+
+
+def test_bench_refuses_part1_overrides_that_are_not_per_example(tmp_path):
+    done = lab2_bench(
+        f"hydra.run.dir={tmp_path}", "parts=[1]", "part1.overrides=['data.batch_size=4']"
+    )
+    assert done.returncode == 2
+    assert "data.batch_size=1" in done.stderr
+    assert "got data.batch_size=4" in done.stderr
+    assert not (tmp_path / "bench.json").exists()
+
+
+def test_bench_refuses_unknown_parts(tmp_path):
+    done = lab2_bench(f"hydra.run.dir={tmp_path}", "parts=[3]")
+    assert done.returncode == 2
+    assert "parts must list 1, 2 or both, got [3]" in done.stderr
