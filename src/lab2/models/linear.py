@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.autograd.function import FunctionCtx, once_differentiable
@@ -145,14 +146,15 @@ def sgd_per_example_(
     :func:`score_gradient` (the same code as :meth:`LinearNLL.backward`), then
     ``w -= lr * dL/dy * x_i`` (dy/dw = x) and ``w0 -= lr * dL/dy`` (dy/dw0 = 1). This is the
     update ``LinearNLL`` and ``torch.optim.SGD`` make with a batch of one, without the
-    per-step cost of building and walking an autograd graph: the scalar factors are Python
-    floats and each update is one fused tensor operation, which makes the lab's batch-size-one
-    training run at the speed of a plain NumPy loop.
+    per-step cost of building and walking an autograd graph or of dispatching a torch
+    operation: the scalar factors are Python floats, and the dot product and the update work on
+    NumPy views of the tensors' own memory, which makes the lab's batch-size-one training run
+    at the speed of a plain NumPy loop.
 
     Args:
-        w: ``(H, W)`` filter, updated in place.
+        w: ``(H, W)`` filter on the CPU, updated in place.
         w0: ``()`` bias, updated in place.
-        x: ``(N, H, W)`` patches, in the order to visit them.
+        x: ``(N, H, W)`` patches on the CPU, in the order to visit them.
         t: ``(N,)`` labels (1 = cell, 0 = background).
         lr: the learning rate.
 
@@ -160,19 +162,21 @@ def sgd_per_example_(
         ``(N,)`` the score of each patch just before its own update: the training predictions
         the loss and metrics of the epoch are computed from.
     """
-    scores = []
+    if w.device.type != "cpu" or x.device.type != "cpu":
+        raise ValueError(f"sgd_per_example_ runs on the CPU, got w on {w.device}, x on {x.device}")
+    scores = np.empty(len(t))
     with torch.no_grad():
-        w_flat = w.view(-1)  # (H*W,), shares w's memory
-        rows = x.to(w.dtype).flatten(1).unbind(0)  # N views of (H*W,)
+        w_flat = w.detach().view(-1).numpy()  # (H*W,), shares w's memory
+        rows = x.to(w.dtype).flatten(1).numpy()  # (N, H*W)
         bias = float(w0)
-        for row, label in zip(rows, t.tolist(), strict=True):
-            y = float(torch.dot(row, w_flat)) + bias  # y = <w, x> + w0
+        for i, (row, label) in enumerate(zip(rows, t.tolist(), strict=True)):
+            y = float(row @ w_flat) + bias  # y = <w, x> + w0
             grad_y = score_gradient(_sigmoid(y), label)  # dL/dy
-            w_flat.add_(row, alpha=-lr * grad_y)  # dy/dw = x
+            w_flat -= (lr * grad_y) * row  # dy/dw = x
             bias -= lr * grad_y  # dy/dw0 = 1
-            scores.append(y)
+            scores[i] = y
         w0.fill_(bias)
-    return torch.tensor(scores, dtype=w.dtype)
+    return torch.from_numpy(scores).to(w.dtype)
 
 
 def _sigmoid(y: float) -> float:
