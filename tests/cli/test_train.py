@@ -204,3 +204,11 @@ def test_last_checkpoint_is_rewritten_after_every_epoch(compose_config, tmp_path
     # run loses at most the epoch it was in.
     assert seen.seen == [None, 0, 1]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last.ckpt"]
+
+
+def test_the_entry_point_module_loads_without_lightning():
+    # The launcher process of a joblib or submitit sweep imports this module to pickle the task
+    # function but never trains; Lightning's import would cost it seconds.
+    code = "import sys, lab2.cli.train; print(sorted(m for m in sys.modules if 'lightning' in m))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -62,8 +62,9 @@ def numpy_sgd(
 
 
 def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
-    """A bare PyTorch loop over the model, optimiser, batch size and in-memory training data that
-    ``lab2-train`` would use with ``config``: per epoch a shuffled pass of mini-batch steps, then
+    """A bare PyTorch loop over the model, optimiser, batch size, in-memory training data, device
+    and mixed precision (``bf16-mixed``, ``16-mixed``) that ``lab2-train`` would use with
+    ``config``: per epoch a shuffled pass of mini-batch steps, then
     the validation set's accuracy in one forward pass (the project validates every epoch too).
 
     Returns:
@@ -80,14 +81,21 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
     seed_everything(config)
     datamodule = build(config.data)
     datamodule.setup("fit")
-    model = build_task(config).model  # the network behind its zero-centre layer
-    model.zero_center.fit(datamodule.mean_input())
+    # The device and precision lab2-train's Trainer would use.
+    accelerator = config.trainer.accelerator
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if gpu else "cpu")
+    precision = str(config.trainer.precision)
+    autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+
+    model = build_task(config).model.to(device)  # the network behind its zero-centre layer
+    model.zero_center.fit(datamodule.mean_input().to(device))
     optim = config.optim
     optimizer = torch.optim.SGD(
         model.parameters(), lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
     )
-    x, t = datamodule.sets["train"]
-    x_val, t_val = datamodule.sets["val"]
+    x, t = (tensor.to(device) for tensor in datamodule.sets["train"])
+    x_val, t_val = (tensor.to(device) for tensor in datamodule.sets["val"])
     batch_size = datamodule.batch_size
     generator = torch.Generator().manual_seed(config.seed)
 
@@ -96,12 +104,17 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
         started = time.perf_counter()
         model.train()
         for batch in torch.randperm(len(t), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(x[batch]), t[batch])
+            batch = batch.to(device)
+            with torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None):
+                loss = F.cross_entropy(model(x[batch]), t[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         model.eval()
-        with torch.no_grad():
+        with (
+            torch.no_grad(),
+            torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None),
+        ):
             correct = (model(x_val).argmax(dim=1) == t_val).sum().item()
         epoch_s.append(time.perf_counter() - started)
         val_acc.append(correct / len(t_val))

@@ -28,7 +28,7 @@ from torch import nn
 from lab2.analysis import NetworkAnalysis, analyze_network
 from lab2.analysis.report import check_lines, report, to_csv
 from lab2.cli import config_dir
-from lab2.cli.common import reporting_input_errors
+from lab2.cli.reporting import reporting_input_errors
 from lab2.errors import InputError
 from lab2.io import write_text
 from lab2.models.cnn import Shape, build_layers

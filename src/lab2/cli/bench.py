@@ -29,7 +29,8 @@ from lab2.bench import in_fresh_process
 from lab2.bench.legs import per_example_updates, run_training
 from lab2.bench.reference import numpy_sgd, torch_loop
 from lab2.cli import config_dir
-from lab2.cli.common import build, build_task, reporting_input_errors, seed_everything
+from lab2.cli.common import build, build_task, seed_everything
+from lab2.cli.reporting import reporting_input_errors
 from lab2.data.loader import EpochOrder
 from lab2.errors import InputError
 from lab2.io import write_json, write_text

@@ -25,10 +25,10 @@ from lab2.cli.common import (
     build,
     final_metrics,
     plain,
-    reporting_input_errors,
     seed_everything,
     write_metrics,
 )
+from lab2.cli.reporting import reporting_input_errors
 from lab2.tasks.base import DATA_KEY
 from lab2.tasks.checkpoint import load_task
 

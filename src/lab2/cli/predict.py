@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig
 
 from lab2.cli import config_dir
-from lab2.cli.common import reporting_input_errors
+from lab2.cli.reporting import reporting_input_errors
 from lab2.data.images import image_files, load_digits
 from lab2.errors import InputError
 from lab2.io import write_text

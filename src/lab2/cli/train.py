@@ -16,17 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lab2.cli import config_dir
-from lab2.cli.common import (
-    build,
-    build_callbacks,
-    build_task,
-    final_metrics,
-    log_final_hparams,
-    plain,
-    reporting_input_errors,
-    seed_everything,
-    write_metrics,
-)
+from lab2.cli.reporting import reporting_input_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +31,19 @@ def train(config: DictConfig) -> dict[str, float]:
     the task's pictures and tables. Bad settings or data raise :class:`~lab2.errors.InputError`
     before any training step.
     """
+    # Imported here, not at the top: the launcher process of a parallel sweep (joblib, submitit)
+    # loads this module but never trains, and Lightning takes seconds to import.
+    from lab2.cli.common import (
+        build,
+        build_callbacks,
+        build_task,
+        final_metrics,
+        log_final_hparams,
+        plain,
+        seed_everything,
+        write_metrics,
+    )
+
     run_dir = Path(config.paths.output_dir)
     seed_everything(config)
 
