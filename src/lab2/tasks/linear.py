@@ -113,14 +113,14 @@ class LinearTask(LabTask):
     def _log_epoch(
         self, stage: str, metrics: MetricCollection, y: torch.Tensor, t: torch.Tensor
     ) -> torch.Tensor:
-        """Updates the stage's metrics from the scores ``y`` and logs them with the loss."""
+        """Updates the stage's metrics from the scores ``y`` and logs the loss; the metrics are
+        logged at the epoch's end (:meth:`~lab2.tasks.base.LabTask.log_computed`)."""
         loss = nll_from_score(y, t.to(y.dtype)).mean()
         metrics.update(torch.sigmoid(y), t)
         # Epoch-level only: no per-step logging or host syncs in the per-example loop.
         self.log(
             f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(t), sync_dist=True
         )
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 
     def _step(self, batch: Batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
@@ -151,7 +151,14 @@ class LinearTask(LabTask):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "test", self.test_metrics)
 
+    def on_validation_epoch_end(self) -> None:
+        self.log_computed(self.val_metrics, prog_bar=["val/acc", "val/precision", "val/recall"])
+
+    def on_test_epoch_end(self) -> None:
+        self.log_computed(self.test_metrics)
+
     def on_train_epoch_end(self) -> None:
+        self.log_computed(self.train_metrics)
         # Ex 2.6: look at w after each epoch. The image's step is the epoch number (1 = after the
         # first epoch), not the optimiser step the scalars use.
         if self.tensorboard is not None:
