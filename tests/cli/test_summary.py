@@ -71,3 +71,22 @@ def test_not_a_multirun_folder(tmp_path):
         write_summary(tmp_path)
     with pytest.raises(InputError, match=r"no such multirun folder"):
         write_summary(tmp_path / "missing")
+
+
+def test_report_command_writes_the_summary_of_a_folder(init_scale_sweep, capsys):
+    from lab2.cli.report import main
+
+    main([str(init_scale_sweep)])
+    printed = capsys.readouterr().out.split()
+    assert str(init_scale_sweep / "summary.md") in printed
+    table = (init_scale_sweep / "summary.md").read_text()
+    assert "0.001" in table  # the failed job's row is there, without metrics
+
+
+def test_report_command_names_a_folder_that_is_not_a_multirun(tmp_path, capsys):
+    from lab2.cli.report import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
+    assert "nowhere: no such multirun folder" in capsys.readouterr().err

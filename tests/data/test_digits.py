@@ -138,6 +138,15 @@ def test_mnist_training_checks_the_t10k_pair_before_training(tmp_path):
         MnistFiles(path=str(tmp_path)).setup("fit")
 
 
+def test_mnist_training_reads_the_t10k_pair_before_training(tmp_path):
+    write_mnist(tmp_path, "train", 60)
+    write_mnist(tmp_path, "t10k", 10)
+    labels = tmp_path / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-3])  # truncated
+    with pytest.raises(InputError, match=r"t10k-labels-idx1-ubyte"):
+        MnistFiles(path=str(tmp_path)).setup("fit")
+
+
 def test_mnist_needs_a_folder(tmp_path):
     with pytest.raises(InputError, match=r"data.path: give the folder of MNIST's IDX files"):
         MnistFiles()

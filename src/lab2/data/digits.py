@@ -156,9 +156,12 @@ class MnistFiles(DigitDataModule):
         self.save_hyperparameters()
 
     def build(self, stage: str) -> dict[str, Examples]:
-        test_files = find_mnist_pair(self.path, "t10k")  # checked now, tested after training
+        test_pair = read_mnist_pair(*find_mnist_pair(self.path, "t10k"), NUM_CLASSES)
         if stage == "test":
-            return {"test": to_inputs(*read_mnist_pair(*test_files, NUM_CLASSES))}
+            return {"test": to_inputs(*test_pair)}
+        # Fitting reads the t10k pair too (and drops it): a broken test file then stops the run
+        # before training rather than after its last epoch.
+        del test_pair
 
         x, t = to_inputs(*read_mnist_pair(*find_mnist_pair(self.path, "train"), NUM_CLASSES))
         parts = split_indices(len(t), {"val": self.val_fraction}, self.seed, labels=t)
