@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REQUIRED = (
     "part1_examples_per_s",
     "numpy_examples_per_s",
@@ -29,6 +31,7 @@ def test_bench_writes_both_parts_side_by_side(tmp_path):
         "part1.epochs=3",
         "part2.epochs=2",
         "part2.overrides=['trainer.limit_train_batches=2','logger=none']",
+        "parts=[1,2]",
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -61,6 +64,28 @@ def test_bench_refuses_part1_overrides_that_are_not_per_example(tmp_path):
 
 
 def test_bench_refuses_unknown_parts(tmp_path):
-    done = lab2_bench(f"hydra.run.dir={tmp_path}", "parts=[3]")
+    done = lab2_bench(f"hydra.run.dir={tmp_path}", "parts=[4]")
     assert done.returncode == 2
-    assert "parts must list 1, 2 or both, got [3]" in done.stderr
+    assert "parts must list some of 1, 2 and 3, got [4]" in done.stderr
+
+
+@pytest.mark.slow
+def test_bench_times_a_joblib_sweep_against_its_jobs_in_turn(tmp_path):
+    done = lab2_bench(
+        f"hydra.run.dir={tmp_path}",
+        "parts=[3]",
+        "part3.repeats=1",
+        "part3.overrides=['trainer.max_epochs=1','data.n_foreground=40','data.n_background=40']",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "bench.json").read_text())
+    for key in ("sweep_joblib_s", "sweep_one_after_another_s", "sweep_basic_s"):
+        assert results[key] > 0, key
+    assert results["sweep_joblib_ratio"] == pytest.approx(
+        results["sweep_joblib_s"] / results["sweep_one_after_another_s"]
+    )
+    # Every job of every way ran and left its metrics.
+    assert len(list(tmp_path.glob("part3/0/*/metrics.json"))) == 2
+    assert len(list(tmp_path.glob("part3/0/joblib/*/metrics.json"))) == 2
+    assert len(list(tmp_path.glob("part3/0/basic/*/metrics.json"))) == 2
+    assert "| `lab2-train -m hydra/launcher=joblib` |" in (tmp_path / "bench.md").read_text()

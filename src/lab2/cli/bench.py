@@ -2,6 +2,7 @@
 
     lab2-bench                          # both parts, on this machine's CPU
     lab2-bench parts=[1] part1.epochs=100
+    lab2-bench parts=[3]                # sweeps: joblib against the same jobs in turn
     lab2-bench 'part1.overrides=["data=cells_mat","data.path=cell_data.mat"]'
     lab2-bench parts=[2] 'part2.overrides=["trainer.precision=bf16-mixed"]'
 
@@ -16,6 +17,9 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +183,67 @@ def part2(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
     }
 
 
+def lab2_train(*overrides: str) -> float:
+    """Runs the ``lab2-train`` command (beside this interpreter) and returns its wall time."""
+    command = [str(Path(sys.executable).parent / "lab2-train"), *overrides]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def part3(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Sweeps: the jobs of a two-job Ex 2.6 sweep through the joblib launcher (one worker
+    process per job), against the same jobs run one after the other, each as its own
+    ``lab2-train`` command, and against Hydra's basic launcher (the jobs in turn, in one
+    process). Whole commands, start-up included; each kept at its fastest of
+    ``part3.repeats`` alternating runs."""
+    values = [str(v) for v in settings.init_scales]
+    common = ["experiment=ex2_6", "trainer.enable_progress_bar=false", *settings.overrides]
+    times: dict[str, list[float]] = {"joblib": [], "one_after_another": [], "basic": []}
+    for repeat in range(settings.repeats):
+        folder = run_dir / str(repeat)
+        log.info("Sweeps, %d of %d: joblib, %d jobs", repeat + 1, settings.repeats, len(values))
+        times["joblib"].append(
+            lab2_train(
+                "-m",
+                *common,
+                f"model.init_scale={','.join(values)}",
+                "hydra/launcher=joblib",
+                f"hydra.sweep.dir={folder / 'joblib'}",
+            )
+        )
+        log.info("Sweeps, %d of %d: the same jobs one after the other", repeat + 1, len(values))
+        times["one_after_another"].append(
+            sum(
+                lab2_train(*common, f"model.init_scale={v}", f"hydra.run.dir={folder / v}")
+                for v in values
+            )
+        )
+        log.info("Sweeps, %d of %d: the basic launcher", repeat + 1, settings.repeats)
+        times["basic"].append(
+            lab2_train(
+                "-m",
+                *common,
+                f"model.init_scale={','.join(values)}",
+                f"hydra.sweep.dir={folder / 'basic'}",
+            )
+        )
+    best = {name: min(runs) for name, runs in times.items()}
+    return {
+        "sweep_jobs": len(values),
+        "sweep_repeats": settings.repeats,
+        "sweep_joblib_s": best["joblib"],
+        "sweep_one_after_another_s": best["one_after_another"],
+        "sweep_basic_s": best["basic"],
+        "sweep_joblib_ratio": best["joblib"] / best["one_after_another"],
+        "sweep_joblib_vs_basic": best["joblib"] / best["basic"],
+        "sweep_runs_s": times,
+    }
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {
@@ -240,6 +305,20 @@ def tables(results: dict[str, Any]) -> str:
             f"| bare PyTorch loop | {r['bare_s_per_epoch']:.3f} | {n(r['bare_images_per_s'])} "
             f"| 1.00 | {n(r['bare_peak_rss_mb'])} |",
         ]
+    if "sweep_joblib_s" in r:
+        lines += [
+            "",
+            f"Sweeps: {r['sweep_jobs']} jobs of Ex 2.6 (5 epochs each), whole commands with "
+            f"their start-up (the fastest of {r['sweep_repeats']} alternating runs).",
+            "",
+            "| how | s | vs one after the other |",
+            "|---|---:|---:|",
+            f"| `lab2-train -m hydra/launcher=joblib` | {r['sweep_joblib_s']:.1f} "
+            f"| {r['sweep_joblib_ratio']:.2f} |",
+            f"| one `lab2-train` after the other | {r['sweep_one_after_another_s']:.1f} | 1.00 |",
+            f"| `lab2-train -m` (basic launcher, one process) | {r['sweep_basic_s']:.1f} "
+            f"| {r['sweep_basic_s'] / r['sweep_one_after_another_s']:.2f} |",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -248,14 +327,16 @@ def main(config: DictConfig) -> None:
     """The ``lab2-bench`` command."""
     run_dir = Path(config.paths.output_dir)
     with reporting_input_errors("lab2-bench", run_dir):
-        unknown = set(config.parts) - {1, 2}
+        unknown = set(config.parts) - {1, 2, 3}
         if unknown or not config.parts:
-            raise InputError(f"parts must list 1, 2 or both, got {list(config.parts)}")
+            raise InputError(f"parts must list some of 1, 2 and 3, got {list(config.parts)}")
         results: dict[str, Any] = {"machine": machine()}
         if 1 in config.parts:
             results |= part1(config.part1, run_dir / "part1")
         if 2 in config.parts:
             results |= part2(config.part2, run_dir / "part2")
+        if 3 in config.parts:
+            results |= part3(config.part3, run_dir / "part3")
         write_json(run_dir / "bench.json", results)
         text = tables(results)
         write_text(run_dir / "bench.md", text)
