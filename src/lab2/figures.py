@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-
-import matplotlib.pyplot as plt
 import torch
 
 from lab2.io import atomic_path
+from lab2.plots import plt, save_figure
+
+__all__ = [
+    "confusion_figure",
+    "digit_grid",
+    "failure_gallery",
+    "filter_figure",
+    "save_figure",
+    "save_gray_png",
+    "signed_to_unit",
+    "to_uint8",
+]
 
 
 def signed_to_unit(w: torch.Tensor) -> torch.Tensor:
@@ -31,15 +38,6 @@ def signed_to_unit(w: torch.Tensor) -> torch.Tensor:
     if scale == 0:
         return torch.full_like(w, 0.5)
     return 0.5 + 0.5 * w / scale
-
-
-def save_figure(figure: plt.Figure, path: str | Path) -> None:
-    """Writes ``figure`` to ``path`` atomically (no half-written file) and closes it."""
-    try:
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, dpi=100, bbox_inches="tight")
-    finally:
-        plt.close(figure)
 
 
 def filter_figure(w: torch.Tensor, title: str = "learned filter w") -> plt.Figure:

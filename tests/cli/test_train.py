@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -89,6 +90,7 @@ def test_run_folder_holds_config_checkpoint_and_filter(part1_run):
     run_dir, _ = part1_run
     assert (run_dir / "w.png").stat().st_size > 1000
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    np.testing.assert_array_equal(np.load(run_dir / "w.npy"), checkpoint["state_dict"]["model.w"])
     assert checkpoint["hyper_parameters"]["init_scale"] == 0.01
     assert checkpoint["hyper_parameters"]["optim"]["lr"] == 0.1
     assert checkpoint["state_dict"]["model.w"].shape == (35, 35)
@@ -210,5 +212,15 @@ def test_the_entry_point_module_loads_without_lightning():
     # The launcher process of a joblib or submitit sweep imports this module to pickle the task
     # function but never trains; Lightning's import would cost it seconds.
     code = "import sys, lab2.cli.train; print(sorted(m for m in sys.modules if 'lightning' in m))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_multirun_summary_callback_loads_without_torch():
+    # Hydra imports its callbacks in the launcher process of every sweep.
+    code = (
+        "import sys, lab2.cli.summary; "
+        "print([m for m in ('torch', 'matplotlib') if m in sys.modules])"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -195,13 +195,17 @@ def lab2_train(*overrides: str) -> float:
 
 
 def part3(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Sweeps: the jobs of a two-job Ex 2.6 sweep through the joblib launcher (one worker
-    process per job), against the same jobs run one after the other, each as its own
-    ``lab2-train`` command, and against Hydra's basic launcher (the jobs in turn, in one
-    process). Whole commands, start-up included; each kept at its fastest of
-    ``part3.repeats`` alternating runs."""
+    """Sweeps: a two-job sweep of an exercise (``part3.experiment``, Ex 2.6 by default) over
+    ``model.init_scale`` through the joblib launcher (one worker process per job), against the
+    same jobs run one after the other, each as its own ``lab2-train`` command, and against
+    Hydra's basic launcher (the jobs in turn, in one process). Whole commands, start-up
+    included; each kept at its fastest of ``part3.repeats`` alternating runs."""
     values = [str(v) for v in settings.init_scales]
-    common = ["experiment=ex2_6", "trainer.enable_progress_bar=false", *settings.overrides]
+    common = [
+        f"experiment={settings.experiment}",
+        "trainer.enable_progress_bar=false",
+        *settings.overrides,
+    ]
     times: dict[str, list[float]] = {"joblib": [], "one_after_another": [], "basic": []}
     for repeat in range(settings.repeats):
         folder = run_dir / str(repeat)
@@ -233,6 +237,7 @@ def part3(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
         )
     best = {name: min(runs) for name, runs in times.items()}
     return {
+        "sweep_experiment": settings.experiment,
         "sweep_jobs": len(values),
         "sweep_repeats": settings.repeats,
         "sweep_joblib_s": best["joblib"],
@@ -308,7 +313,7 @@ def tables(results: dict[str, Any]) -> str:
     if "sweep_joblib_s" in r:
         lines += [
             "",
-            f"Sweeps: {r['sweep_jobs']} jobs of Ex 2.6 (5 epochs each), whole commands with "
+            f"Sweeps: {r['sweep_jobs']} jobs of {r['sweep_experiment']}, whole commands with "
             f"their start-up (the fastest of {r['sweep_repeats']} alternating runs).",
             "",
             "| how | s | vs one after the other |",

@@ -14,16 +14,22 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lab2.errors import InputError
-from lab2.figures import plt, save_figure
 from lab2.io import write_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+# Matplotlib is imported where a summary is drawn, and torch never: Hydra imports its callbacks
+# in the launcher process of every run and sweep, which would otherwise pay seconds for them
+# before a parallel sweep's workers start, and again to draw the summary.
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +99,8 @@ def write_summary(sweep_dir: Path) -> list[Path]:
     write_text(written[0], _csv(header, rows))
     write_text(written[1], _markdown(header, rows, jobs))
 
+    from lab2.plots import save_figure
+
     numeric = [k for k in swept if all(_number(job.overrides.get(k)) is not None for job in jobs)]
     if len(swept) == 1 and numeric and any(job.finished for job in jobs):
         written.append(sweep_dir / "summary.png")
@@ -151,6 +159,8 @@ def _metric_plot(jobs: list[Job], key: str) -> plt.Figure:
     finished = [job for job in jobs if job.finished]
     finished.sort(key=lambda job: _number(job.overrides[key]))
     x = [_number(job.overrides[key]) for job in finished]
+    from lab2.plots import plt
+
     figure, axes = plt.subplots(figsize=(5, 3.5))
     for metric in PLOTTED:
         if any(metric in job.metrics for job in finished):
@@ -165,21 +175,24 @@ def _metric_plot(jobs: list[Job], key: str) -> plt.Figure:
     return figure
 
 
-def _final_filter(folder: Path) -> torch.Tensor | None:
-    """The final ``w`` of a Part 1 job, from its last checkpoint."""
-    checkpoint = folder / "checkpoints" / "last.ckpt"
-    if not checkpoint.is_file():
+def _final_filter(folder: Path) -> np.ndarray | None:
+    """The final ``w`` of a Part 1 job, from its ``w.npy``."""
+    path = folder / "w.npy"
+    if not path.is_file():
         return None
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    return state.get("model.w")
+    import numpy as np
+
+    return np.load(path)
 
 
-def _filter_grid(filters: list[tuple[Job, torch.Tensor | None]], swept: list[str]) -> plt.Figure:
+def _filter_grid(filters: list[tuple[Job, np.ndarray | None]], swept: list[str]) -> plt.Figure:
     shown = [(job, w) for job, w in filters if w is not None]
+    from lab2.plots import plt
+
     figure, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 2.9), squeeze=False)
     for axis, (job, w) in zip(axes[0], shown, strict=True):
-        scale = float(w.abs().max()) or 1.0  # as w.png: zero at mid-grey
-        axis.imshow(w.float().numpy(), cmap="gray", vmin=-scale, vmax=scale)
+        scale = float(abs(w).max()) or 1.0  # as w.png: zero at mid-grey
+        axis.imshow(w, cmap="gray", vmin=-scale, vmax=scale)
         axis.set_title(", ".join(f"{k.split('.')[-1]}={job.overrides[k]}" for k in swept))
         axis.set_axis_off()
     figure.suptitle("final w of each job, each scaled to its own largest |w|")

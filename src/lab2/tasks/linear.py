@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torchmetrics import MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryPrecision, BinaryRecall
@@ -14,6 +15,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryPrecision, BinaryR
 from lab2.data.base import InMemoryDataModule
 from lab2.errors import InputError
 from lab2.figures import filter_figure, save_figure, signed_to_unit
+from lab2.io import atomic_path
 from lab2.models.linear import LinearClassifier, nll_from_score, sgd_per_example_
 from lab2.tasks.base import LabTask
 
@@ -172,3 +174,6 @@ class LinearTask(LabTask):
     def write_outputs(self, run_dir: Path, stage: str) -> None:
         if stage == "fit":
             save_figure(filter_figure(self.model.w, "final w"), run_dir / "w.png")
+            # The numbers too, for the sweep summary's side-by-side figure (lab2.cli.summary).
+            with atomic_path(run_dir / "w.npy") as tmp, open(tmp, "wb") as f:
+                np.save(f, self.model.w.detach().cpu().numpy())
