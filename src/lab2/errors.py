@@ -10,3 +10,10 @@ class InputError(ValueError):
 
     The message names the setting or file, what was expected and what was found.
     """
+
+
+def is_number(value: object) -> bool:
+    """Whether a setting is a real number (an int or a float, not a bool, a string or null),
+    so that a check can compare it and a bad value gets an :class:`InputError`, not a
+    ``TypeError``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

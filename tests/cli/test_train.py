@@ -143,6 +143,9 @@ def test_shuffle_false_visits_the_same_order_every_epoch(compose_config, shuffle
         (["data=cells_mat", "data.path=/no/such/file.mat"], r"data.path: no such file"),
         (["data=cells_mat"], r"data.path: give the course's .mat file"),
         (["data.val_fraction=0.001"], r"leaves the 'val' set empty"),
+        (["data.val_fraction=half"], r"data.val_fraction must be a number in \[0, 1\), got 'half'"),
+        (["optim.momentum=null"], r"optim.momentum must be a number in \[0, 1\), got None"),
+        (["optim.weight_decay=-1"], r"optim.weight_decay must be a number >= 0, got -1"),
     ],
 )
 def test_bad_input_stops_before_training(compose_config, overrides, message, tmp_path):

@@ -51,7 +51,7 @@ def test_class_missing_from_a_part_is_an_error():
         split_indices(22, {"val": 0.2}, seed=0, labels=labels)
 
 
-@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5, "a lot", None])
 def test_fraction_out_of_range(fraction):
-    with pytest.raises(InputError, match=r"data.val_fraction must be in \[0, 1\)"):
+    with pytest.raises(InputError, match=r"data.val_fraction must be a number in \[0, 1\)"):
         split_indices(10, {"val": fraction}, seed=0)

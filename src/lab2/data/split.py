@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lab2.errors import InputError
+from lab2.errors import InputError, is_number
 
 
 def split_indices(
@@ -35,8 +35,8 @@ def split_indices(
         {'train': 8, 'val': 2}
     """
     for name, fraction in fractions.items():
-        if not 0.0 <= fraction < 1.0:
-            raise InputError(f"data.{name}_fraction must be in [0, 1), got {fraction}")
+        if not is_number(fraction) or not 0.0 <= fraction < 1.0:
+            raise InputError(f"data.{name}_fraction must be a number in [0, 1), got {fraction!r}")
     if sum(fractions.values()) >= 1.0:
         raise InputError(
             f"the held-out fractions {fractions} add up to {sum(fractions.values()):g}; "

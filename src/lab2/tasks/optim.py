@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from lab2.errors import InputError
+from lab2.errors import InputError, is_number
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
@@ -36,14 +36,14 @@ def check_optim(settings: Mapping[str, Any]) -> dict[str, Any]:
     if name not in OPTIMIZERS:
         raise InputError(f"optim.name must be one of {sorted(OPTIMIZERS)}, got {name!r}")
     lr = settings.get("lr")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+    if not is_number(lr) or not lr > 0:
         raise InputError(f"optim.lr must be a positive number, got {lr!r}")
     weight_decay = settings.get("weight_decay", 0.0)
-    if not weight_decay >= 0:
-        raise InputError(f"optim.weight_decay must be >= 0, got {weight_decay!r}")
+    if not is_number(weight_decay) or not weight_decay >= 0:
+        raise InputError(f"optim.weight_decay must be a number >= 0, got {weight_decay!r}")
     momentum = settings.get("momentum", 0.0)
-    if not 0 <= momentum < 1:
-        raise InputError(f"optim.momentum must be in [0, 1), got {momentum!r}")
+    if not is_number(momentum) or not 0 <= momentum < 1:
+        raise InputError(f"optim.momentum must be a number in [0, 1), got {momentum!r}")
     scheduler = settings.get("scheduler")
     if scheduler is not None and scheduler not in SCHEDULERS:
         raise InputError(f"optim.scheduler must be null or one of {SCHEDULERS}, got {scheduler!r}")
