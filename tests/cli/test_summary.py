@@ -90,3 +90,15 @@ def test_report_command_names_a_folder_that_is_not_a_multirun(tmp_path, capsys):
         main([str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2
     assert "nowhere: no such multirun folder" in capsys.readouterr().err
+
+
+def test_markdown_leaves_per_class_values_to_the_csv(tmp_path):
+    per_class = {f"test/precision/{k}": 0.9 for k in range(10)}
+    for number, model in enumerate(["basic_cnn", "better_cnn"]):
+        make_job(tmp_path, number, [f"model={model}"], {"test/acc": 0.9 + number / 20, **per_class})
+    write_summary(tmp_path)
+    table = (tmp_path / "summary.md").read_text()
+    assert table.splitlines()[0] == "| job | model | test/acc |"
+    assert "Per-class precision and recall: summary.csv." in table
+    with open(tmp_path / "summary.csv") as f:
+        assert "test/precision/9" in next(csv.reader(f))

@@ -95,9 +95,20 @@ def write_summary(sweep_dir: Path) -> list[Path]:
         metrics = [job.metrics.get(k) for k in metric_keys]
         rows.append([job.folder.name, *values, *metrics])
 
+    # The table to read leaves the per-class values (test/precision/3, ...) to the CSV: ten
+    # classes of two metrics in three stages would bury the columns people compare.
+    shown = [i for i, key in enumerate(header) if i <= len(swept) or key.count("/") < 2]
     written = [sweep_dir / "summary.csv", sweep_dir / "summary.md"]
     write_text(written[0], _csv(header, rows))
-    write_text(written[1], _markdown(header, rows, jobs))
+    write_text(
+        written[1],
+        _markdown(
+            [header[i] for i in shown],
+            [[row[i] for i in shown] for row in rows],
+            jobs,
+            left_out=len(shown) < len(header),
+        ),
+    )
 
     from lab2.plots import save_figure
 
@@ -146,12 +157,14 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _markdown(header: list[str], rows: list[list[Any]], jobs: list[Job]) -> str:
+def _markdown(header: list[str], rows: list[list[Any]], jobs: list[Job], left_out: bool) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     failed = [job.folder.name for job in jobs if not job.finished]
     if failed:
         lines += ["", f"Jobs without metrics.json (failed or unfinished): {', '.join(failed)}."]
+    if left_out:
+        lines += ["", "Per-class precision and recall: summary.csv."]
     return "\n".join(lines) + "\n"
 
 
