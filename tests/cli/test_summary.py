@@ -95,10 +95,12 @@ def test_report_command_names_a_folder_that_is_not_a_multirun(tmp_path, capsys):
 def test_markdown_leaves_per_class_values_to_the_csv(tmp_path):
     per_class = {f"test/precision/{k}": 0.9 for k in range(10)}
     for number, model in enumerate(["basic_cnn", "better_cnn"]):
-        make_job(tmp_path, number, [f"model={model}"], {"test/acc": 0.9 + number / 20, **per_class})
+        metrics = {"model/params": 42510.0, "test/acc": 0.9 + number / 20, **per_class}
+        make_job(tmp_path, number, [f"model={model}"], metrics)
     write_summary(tmp_path)
     table = (tmp_path / "summary.md").read_text()
-    assert table.splitlines()[0] == "| job | model | test/acc |"
+    assert table.splitlines()[0] == "| job | model | model/params | test/acc |"
+    assert table.splitlines()[2] == "| 0 | basic_cnn | 42510 | 0.9000 |"
     assert "Per-class precision and recall: summary.csv." in table
     with open(tmp_path / "summary.csv") as f:
         assert "test/precision/9" in next(csv.reader(f))

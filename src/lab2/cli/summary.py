@@ -144,6 +144,8 @@ def _number(text: str | None) -> float | None:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 10:
+        return f"{value:.0f}"  # a count, such as model/params
     if isinstance(value, float):
         return f"{value:.4f}"
     return "" if value is None else str(value)
