@@ -1,3 +1,5 @@
+import copy
+
 import lightning as L
 import pytest
 import torch
@@ -65,6 +67,22 @@ def test_better_cnn_builds_and_counts_its_parameters(compose_config):
     assert task(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert 10_000 < count_parameters(task) < 200_000  # small enough for a CPU budget
     assert task.augment  # it trains on augmented digits
+
+
+@pytest.mark.parametrize("name", ["basic_cnn", "better_cnn"])
+def test_channels_last_order_computes_what_the_default_order_does(compose_config, name):
+    task = build_task(compose_config("data=digits", f"model={name}")).eval()
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    maps = []
+    task.model[1].register_forward_hook(lambda module, inputs, output: maps.append(output))
+    default_order = copy.deepcopy(task.model).to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        torch.testing.assert_close(task(x), default_order(x), rtol=1e-5, atol=1e-5)
+    # The task's first convolution computed its maps in channels-last order, the copy did not.
+    first, second = maps  # the hook came along with the copy
+    assert first.is_contiguous(memory_format=torch.channels_last)
+    assert not first.is_contiguous()
+    assert second.is_contiguous()
 
 
 @pytest.mark.parametrize(
