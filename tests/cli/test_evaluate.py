@@ -21,6 +21,12 @@ RUNS = {  # data, training settings, the stages the training run scores
     "part1": (PART1_DATA, ["model=linear"], {"val"}),
     # A barely trained CNN: a few batches per epoch keep it quick.
     "part2": (PART2_DATA, ["model=basic_cnn", "trainer.limit_train_batches=3"], {"val", "test"}),
+    # Batch norm's running statistics and a one-cycle schedule's state travel in the checkpoint.
+    "part2_better": (
+        PART2_DATA,
+        ["model=better_cnn", "trainer.limit_train_batches=3"],
+        {"val", "test"},
+    ),
 }
 
 

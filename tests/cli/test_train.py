@@ -80,6 +80,10 @@ def test_tensorboard_hparams_tab_lists_settings_and_final_metrics(part1_run):
     found = {tag: HParamsPluginData.FromString(data) for tag, data in content.items()}
     experiment = found["_hparams_/experiment"].experiment
     assert {info.name.tag for info in experiment.metric_infos} == set(metrics)
+    # The tab shows each metric's last logged scalar: those are the run's final values.
+    accumulator = events(run_dir)
+    for tag, value in metrics.items():
+        assert accumulator.Scalars(tag)[-1].value == pytest.approx(value, rel=1e-6), tag
     settings = found["_hparams_/session_start_info"].session_start_info.hparams
     assert settings["model/init_scale"].number_value == pytest.approx(0.01)
     assert settings["model/patch_size"].number_value == 35  # resolved, not ${data.patch_size}
