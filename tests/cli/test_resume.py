@@ -1,4 +1,5 @@
-"""A run killed part-way resumes from its last checkpoint and ends as an uninterrupted run."""
+"""A run killed part-way resumes from its last checkpoint and ends as an uninterrupted run; a
+checkpoint file resumes a run in another folder."""
 
 import json
 import os
@@ -64,3 +65,32 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert final["epoch"] == 149  # 150 epochs, counted from 0
     expected = json.loads((whole / "metrics.json").read_text())
     assert json.loads((killed / "metrics.json").read_text()) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_checkpoint_file_resumes_a_run_in_a_new_folder(compose_config, tmp_path):
+    # ckpt_path=<file>: the first 4 epochs' checkpoint, resumed to 8 in another run folder, ends
+    # as 8 epochs in one go.
+    from lab2.cli.train import train
+
+    def run(folder, epochs, *extra):
+        config = compose_config("seed=3", f"trainer.max_epochs={epochs}", "logger=none", *extra)
+        config.paths.output_dir = str(tmp_path / folder)
+        return train(config)
+
+    whole = run("whole", 8)
+    run("first", 4)
+    first = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert torch.load(first, weights_only=True)["epoch"] == 3
+    timing = tmp_path / "timing.json"
+    resumed = run(
+        "resumed",
+        8,
+        f"ckpt_path={first}",
+        "+callbacks.timer._target_=lab2.bench.timing.FitTimer",
+        f"+callbacks.timer.path={timing}",
+    )
+
+    final = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert final["epoch"] == 7
+    assert len(json.loads(timing.read_text())["epoch_s"]) == 4  # it trained epochs 4-7 only
+    assert resumed == pytest.approx(whole, rel=1e-12)
