@@ -88,6 +88,9 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
     precision = str(config.trainer.precision)
     autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
 
+    def autocast() -> torch.autocast:
+        return torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None)
+
     model = build_task(config).model.to(device)  # the network behind its zero-centre layer
     model.zero_center.fit(datamodule.mean_input().to(device))
     optim = config.optim
@@ -107,16 +110,13 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
         model.train()
         for batch in torch.randperm(len(t), generator=generator).split(batch_size):
             batch = batch.to(device)
-            with torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None):
+            with autocast():
                 loss = F.cross_entropy(model(x[batch]), t[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         model.eval()
-        with (
-            torch.no_grad(),
-            torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None),
-        ):
+        with torch.no_grad(), autocast():
             correct = (model(x_val).argmax(dim=1) == t_val).sum().item()
         epoch_s.append(time.perf_counter() - started)
         val_acc.append(correct / len(t_val))

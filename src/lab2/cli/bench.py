@@ -206,35 +206,21 @@ def part3(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
         "trainer.enable_progress_bar=false",
         *settings.overrides,
     ]
+    sweep = ["-m", *common, f"model.init_scale={','.join(values)}"]
     times: dict[str, list[float]] = {"joblib": [], "one_after_another": [], "basic": []}
     for repeat in range(settings.repeats):
         folder = run_dir / str(repeat)
-        log.info("Sweeps, %d of %d: joblib, %d jobs", repeat + 1, settings.repeats, len(values))
+        log.info("Sweeps, %d of %d: joblib, in turn, basic", repeat + 1, settings.repeats)
         times["joblib"].append(
-            lab2_train(
-                "-m",
-                *common,
-                f"model.init_scale={','.join(values)}",
-                "hydra/launcher=joblib",
-                f"hydra.sweep.dir={folder / 'joblib'}",
-            )
+            lab2_train(*sweep, "hydra/launcher=joblib", f"hydra.sweep.dir={folder / 'joblib'}")
         )
-        log.info("Sweeps, %d of %d: the same jobs one after the other", repeat + 1, len(values))
         times["one_after_another"].append(
             sum(
                 lab2_train(*common, f"model.init_scale={v}", f"hydra.run.dir={folder / v}")
                 for v in values
             )
         )
-        log.info("Sweeps, %d of %d: the basic launcher", repeat + 1, settings.repeats)
-        times["basic"].append(
-            lab2_train(
-                "-m",
-                *common,
-                f"model.init_scale={','.join(values)}",
-                f"hydra.sweep.dir={folder / 'basic'}",
-            )
-        )
+        times["basic"].append(lab2_train(*sweep, f"hydra.sweep.dir={folder / 'basic'}"))
     best = {name: min(runs) for name, runs in times.items()}
     return {
         "sweep_experiment": settings.experiment,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
@@ -24,7 +25,6 @@ from lab2.errors import InputError
 from lab2.io import write_text
 
 if TYPE_CHECKING:
-    import numpy as np
     from matplotlib import pyplot as plt
 
 # Matplotlib is imported where a summary is drawn, and torch never: Hydra imports its callbacks
@@ -195,8 +195,6 @@ def _final_filter(folder: Path) -> np.ndarray | None:
     path = folder / "w.npy"
     if not path.is_file():
         return None
-    import numpy as np
-
     return np.load(path)
 
 
