@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lab2.errors import InputError
-from lab2.models.cnn import build_layers, count_parameters, output_shapes
+from lab2.models.cnn import Flatten, build_layers, count_parameters, output_shapes
 
 BASIC = [  # Ex 2.11
     {"type": "conv", "out_channels": 25, "kernel_size": 3},
@@ -76,3 +76,25 @@ def test_named_layers_and_padding():
 def test_bad_layer_lists_are_named(layers, message):
     with pytest.raises(InputError, match=message):
         build_layers(layers, (1, 28, 28))
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_flatten_is_nn_flatten_with_its_gradient_in_the_input_order(memory_format):
+    x = torch.randn(3, 4, 5, 6).contiguous(memory_format=memory_format)
+    weight = torch.randn(4 * 5 * 6, 2)
+    gradients = {}
+
+    def flattened(flatten, name):
+        source = x.clone().requires_grad_()
+        inner = source * 1.0  # not a leaf: its gradient is what the layer before would get
+        inner.register_hook(lambda grad: gradients.__setitem__(name, grad))
+        out = flatten(inner)
+        (out @ weight).sum().backward()
+        return out
+
+    torch.testing.assert_close(
+        flattened(Flatten(), "ours"), flattened(nn.Flatten(), "torch"), rtol=0, atol=0
+    )
+    torch.testing.assert_close(gradients["ours"], gradients["torch"], rtol=0, atol=0)
+    assert gradients["ours"].is_contiguous(memory_format=memory_format)
+    assert repr(Flatten()) == repr(nn.Flatten())  # the model summaries read the same
