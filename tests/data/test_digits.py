@@ -72,6 +72,7 @@ def test_mean_input_is_the_training_sets_mean_only():
         ({"failure_cases": -1}, r"data.failure_cases must be >= 0, got -1"),
         ({"failure_cases": 1.5}, r"data.failure_cases must be a whole number, got 1.5"),
         ({"batch_size": 0}, r"data.batch_size must be a whole number >= 1, got 0"),
+        ({"eval_batch_size": 0}, r"data.eval_batch_size must be a whole number >= 1, got 0"),
     ],
 )
 def test_bad_settings_are_named(settings, message):
@@ -162,3 +163,11 @@ def test_a_split_that_leaves_a_class_out_is_named(tmp_path):
     write_mnist(tmp_path, "t10k", 10)
     with pytest.raises(InputError, match=r"leaves class\(es\) \[9\] out of the 'val' set"):
         MnistFiles(path=str(tmp_path), val_fraction=0.2).setup("fit")
+
+
+def test_evaluation_batches_are_data_eval_batch_size():
+    data = ShippedDigits(seed=0, eval_batch_size=200)
+    data.setup("fit")
+    sizes = [len(t) for _, t in data.val_dataloader()]
+    assert sizes == [200, 200, 100]  # the 500 validation digits
+    assert [len(t) for _, t in data.train_dataloader()][:2] == [128, 128]  # batch_size

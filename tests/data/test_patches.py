@@ -63,6 +63,7 @@ def test_fixed_order_loader_visits_the_same_order_every_epoch():
     [
         ({"rotations": -1}, r"data.rotations must be a whole number >= 0, got -1"),
         ({"batch_size": 0}, r"data.batch_size must be a whole number >= 1, got 0"),
+        ({"eval_batch_size": 2.5}, r"data.eval_batch_size must be a whole number >= 1, got 2.5"),
         ({"shuffle": "yes"}, r"data.shuffle must be true or false, got 'yes'"),
     ],
 )

@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 
 Examples = tuple[torch.Tensor, torch.Tensor]  # (inputs, labels)
 
+# Examples per validation or test step. Larger is not faster on a CPU: basic_cnn validated 500
+# digits in 33 ms as one batch and in 11 ms as batches of 128 here, whose activations stay in
+# the processor's cache.
+EVAL_BATCH_SIZE = 128
+
 
 class InMemoryDataModule(L.LightningDataModule, ABC):
     """Builds its sets once, keeps each as one tensor on the training device and serves
@@ -32,18 +37,21 @@ class InMemoryDataModule(L.LightningDataModule, ABC):
         batch_size: training examples per step (1 is the lab's stochastic gradient descent).
         shuffle: a fresh random order every epoch, or the same stored order every epoch.
         seed: seed of the split, the augmentation and the epoch orders.
-        eval_batch_size: examples per validation or test step; evaluation needs no small
-            batches, so it uses large ones.
+        eval_batch_size: examples per validation or test step; the metrics do not depend on
+            it.
     """
 
     has_test_set = False
     evaluation_stages: tuple[str, ...] = ("validate", "test")
 
     def __init__(
-        self, batch_size: int, shuffle: bool, seed: int, eval_batch_size: int = 1024
+        self, batch_size: int, shuffle: bool, seed: int, eval_batch_size: int = EVAL_BATCH_SIZE
     ) -> None:
         super().__init__()
-        for name, value in [("data.batch_size", batch_size), ("eval_batch_size", eval_batch_size)]:
+        for name, value in [
+            ("data.batch_size", batch_size),
+            ("data.eval_batch_size", eval_batch_size),
+        ]:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"{name} must be a whole number >= 1, got {value!r}")
         if not isinstance(shuffle, bool):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab2.data.base import Examples, InMemoryDataModule
+from lab2.data.base import EVAL_BATCH_SIZE, Examples, InMemoryDataModule
 from lab2.data.idx import find_mnist_pair, read_mnist_pair
 from lab2.data.split import split_indices
 from lab2.errors import InputError
@@ -85,6 +85,7 @@ class DigitDataModule(InMemoryDataModule):
         val_fraction: share of the training data held out for validation (Ex 2.15).
         failure_cases: how many misclassified test images the run saves (Ex 2.20).
         batch_size: images per training step (MATLAB's mini-batch of 128).
+        eval_batch_size: examples per validation or test step.
         shuffle: a fresh order every epoch; ``false`` keeps the stored order, which the split
             has already shuffled once (MATLAB's ``'Shuffle', 'once'``).
         seed: seed of the split and of the epoch orders.
@@ -99,8 +100,9 @@ class DigitDataModule(InMemoryDataModule):
         batch_size: int = 128,
         shuffle: bool = True,
         seed: int = 0,
+        eval_batch_size: int = EVAL_BATCH_SIZE,
     ) -> None:
-        super().__init__(batch_size, shuffle, seed)
+        super().__init__(batch_size, shuffle, seed, eval_batch_size)
         if not isinstance(failure_cases, int) or isinstance(failure_cases, bool):
             raise InputError(f"data.failure_cases must be a whole number, got {failure_cases!r}")
         if failure_cases < 0:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lab2.data.augment import add_rotations
-from lab2.data.base import Examples, InMemoryDataModule
+from lab2.data.base import EVAL_BATCH_SIZE, Examples, InMemoryDataModule
 from lab2.data.cells import make_cell_patches
 from lab2.data.cells_mat import load_cell_mat
 from lab2.data.split import split_indices
@@ -30,6 +30,7 @@ class PatchDataModule(InMemoryDataModule):
             set (never to validation).
         shuffle: a fresh random order every epoch (Ex 2.5), or the same order every epoch (Ex 2.7).
         batch_size: patches per step; 1 is the lab's stochastic gradient descent.
+        eval_batch_size: examples per validation or test step.
         seed: seed of the split, the rotations and the epoch orders.
         patch_size: the expected height and width of every patch.
     """
@@ -41,9 +42,10 @@ class PatchDataModule(InMemoryDataModule):
         shuffle: bool = True,
         batch_size: int = 1,
         seed: int = 0,
+        eval_batch_size: int = EVAL_BATCH_SIZE,
         patch_size: int = 35,
     ) -> None:
-        super().__init__(batch_size, shuffle, seed)
+        super().__init__(batch_size, shuffle, seed, eval_batch_size)
         if not isinstance(rotations, int) or isinstance(rotations, bool) or rotations < 0:
             raise InputError(f"data.rotations must be a whole number >= 0, got {rotations!r}")
         self.val_fraction, self.rotations, self.patch_size = val_fraction, rotations, patch_size
