@@ -9,7 +9,7 @@ from lab2.data.digits import ShippedDigits
 from lab2.errors import InputError
 from lab2.models.cnn import count_parameters, output_shapes
 from lab2.tasks.checkpoint import load_task
-from lab2.tasks.classifier import ImageClassifier
+from lab2.tasks.classifier import ImageClassifier, class_metrics
 
 BASIC = [
     {"type": "conv", "out_channels": 25, "kernel_size": 3},
@@ -154,3 +154,35 @@ def test_training_steps_augment_and_evaluation_steps_do_not(compose_config):
     task.validation_step((x, t), 0)
     assert not torch.equal(seen[0], x)  # rotated, scaled, shifted
     assert torch.equal(seen[1], x)
+
+
+def test_training_metrics_count_every_training_step_of_the_epoch():
+    # With a learning rate of 1e-30 the network does not change within the epoch, so the training
+    # metrics must equal those of its predictions on the whole training set, in batches of 128
+    # (the epoch's last batch is smaller): each step's predictions are kept and counted once.
+    torch.manual_seed(0)
+    data = ShippedDigits(seed=0)
+    task = ImageClassifier(BASIC, optim={"name": "sgd", "lr": 1e-30, "epochs": 1})
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(task, datamodule=data)
+    logged = trainer.callback_metrics
+    assert not task.train_predictions  # counted and cleared at the epoch's end
+
+    x, t = data.sets["train"]
+    expected = class_metrics("check", 10)
+    with torch.no_grad():
+        expected.update(task(x), t)
+    values = expected.compute()
+    assert logged["train/acc"] == pytest.approx(float(values["check/acc"]), abs=1e-6)
+    assert 0.02 < float(logged["train/acc"]) < 0.5  # an untrained network: not all right
+    for k in range(10):
+        for name in ("precision", "recall"):
+            want = float(values[f"check/{name}_per_class"][k])
+            assert logged[f"train/{name}/{k}"] == pytest.approx(want, abs=1e-6), (name, k)

@@ -46,8 +46,8 @@ def class_metrics(stage: str, num_classes: int) -> MetricCollection:
 
     The four precision and recall metrics count the same per-class true and false positives
     and negatives, so torchmetrics' compute groups update them once per batch. The training
-    steps' metrics also skip torchmetrics' input checks, a third of their cost: the labels were
-    checked before training (:meth:`ImageClassifier.check_data`).
+    metrics also skip torchmetrics' input checks: the labels were checked before training
+    (:meth:`ImageClassifier.check_data`), and the predictions are class indices the task made.
     """
     checks = stage != "train"
     metrics = {
@@ -116,6 +116,9 @@ class ImageClassifier(LabTask):
 
         # One metric object per stage, so no stage's counts leak into another's.
         self.train_metrics = class_metrics("train", num_classes)
+        # The training steps' predicted and true classes, which update train_metrics once at the
+        # epoch's end: an update per step cost 0.7 ms, 6% of a basic_cnn step on this CPU.
+        self.train_predictions: list[Batch] = []
         # The training loss's epoch mean, kept by a metric rather than by self.log at every
         # step: Lightning's self.log costs about half a millisecond a call, several percent of
         # a small network's step. The metric averages over all processes when computed.
@@ -190,7 +193,7 @@ class ImageClassifier(LabTask):
             x = random_affine(x, **self.augment)  # (N, C, H, W)
         logits = self(x)  # (N, K)
         loss = F.cross_entropy(logits, t)
-        self.train_metrics.update(logits.detach(), t)
+        self.train_predictions.append((logits.detach().argmax(dim=1), t))
         self.train_loss.update(loss.detach(), weight=len(t))
         return loss
 
@@ -220,6 +223,11 @@ class ImageClassifier(LabTask):
         if self.train_loss.update_called:
             self.log("train/loss", self.train_loss.compute())
             self.train_loss.reset()
+        if self.train_predictions:
+            predicted = torch.cat([p for p, _ in self.train_predictions])
+            labels = torch.cat([t for _, t in self.train_predictions])
+            self.train_predictions.clear()
+            self.train_metrics.update(predicted, labels)
         self.log_computed(self.train_metrics)
         self.log("model/params", float(count_parameters(self)))
 
