@@ -62,14 +62,15 @@ def numpy_sgd(
 
 
 def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
-    """A bare PyTorch loop over the model, optimiser, batch size, in-memory training data, device
-    and mixed precision (``bf16-mixed``, ``16-mixed``) that ``lab2-train`` would use with
-    ``config``: per epoch a shuffled pass of mini-batch steps, then
-    the validation set's accuracy in one forward pass (the project validates every epoch too).
+    """A bare PyTorch loop over the model, optimiser, batch sizes, in-memory training data,
+    device and mixed precision (``bf16-mixed``, ``16-mixed``) that ``lab2-train`` would use with
+    ``config``: per epoch a shuffled pass of mini-batch steps, then the validation set's
+    accuracy in batches of ``data.eval_batch_size`` (the project validates every epoch too).
 
     Returns:
-        ``{"epoch_s": [...], "images": N, "val_acc": [...]}``: each epoch's wall time, the
-        number of training images per epoch and each epoch's validation accuracy.
+        ``{"epoch_s": [...], "val_s": [...], "images": N, "val_acc": [...]}``: each epoch's
+        wall time and the validation's share of it, the number of training images per epoch and
+        each epoch's validation accuracy.
     """
     import torch
     import torch.nn.functional as F
@@ -104,7 +105,7 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
     batch_size = datamodule.batch_size
     generator = torch.Generator().manual_seed(config.seed)
 
-    epoch_s, val_acc = [], []
+    epoch_s, val_s, val_acc = [], [], []
     for _ in range(epochs):
         started = time.perf_counter()
         model.train()
@@ -115,9 +116,19 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        validation_started = time.perf_counter()
         model.eval()
         with torch.no_grad(), autocast():
-            correct = (model(x_val).argmax(dim=1) == t_val).sum().item()
-        epoch_s.append(time.perf_counter() - started)
+            correct = sum(
+                (model(images).argmax(dim=1) == labels).sum()
+                for images, labels in zip(
+                    x_val.split(datamodule.eval_batch_size),
+                    t_val.split(datamodule.eval_batch_size),
+                    strict=True,
+                )
+            ).item()
+        ended = time.perf_counter()
+        epoch_s.append(ended - started)
+        val_s.append(ended - validation_started)
         val_acc.append(correct / len(t_val))
-    return {"epoch_s": epoch_s, "images": len(t), "val_acc": val_acc}
+    return {"epoch_s": epoch_s, "val_s": val_s, "images": len(t), "val_acc": val_acc}

@@ -20,15 +20,17 @@ class FitTimer(L.Callback):
     logging and checkpointing, and the start-up within ``fit``); ``epoch_s`` is each epoch's
     time from its start to the next one's (the last: to the end of training), so it holds the
     epoch's validation, logging and checkpoint; ``train_step_s`` is the time spent inside
-    training batches (``training_step`` and its optimiser step), the training loop proper.
+    training batches (``training_step`` and its optimiser step), the training loop proper;
+    ``val_s`` is the time spent in the epochs' validation (not in the sanity check before
+    training), from its start to its end.
     """
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
-        self.train_step_s = 0.0
+        self.train_step_s = self.val_s = 0.0
         self.examples = 0
         self.epoch_starts: list[float] = []
-        self._fit_started = self._batch_started = 0.0
+        self._fit_started = self._batch_started = self._validation_started = 0.0
 
     def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._fit_started = time.perf_counter()
@@ -43,6 +45,13 @@ class FitTimer(L.Callback):
         self.train_step_s += time.perf_counter() - self._batch_started
         self.examples += len(batch[0])
 
+    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._validation_started = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.val_s += time.perf_counter() - self._validation_started
+
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         ended = time.perf_counter()
         if trainer.is_global_zero:
@@ -51,6 +60,7 @@ class FitTimer(L.Callback):
                 "fit_s": ended - self._fit_started,
                 "epoch_s": [b - a for a, b in itertools.pairwise(bounds)],
                 "train_step_s": self.train_step_s,
+                "val_s": self.val_s,
                 "examples": self.examples,
                 "epochs": trainer.current_epoch,
             }
