@@ -6,6 +6,8 @@ The configs live in the checkout's ``conf/`` (editable installs) or inside the p
 
 from __future__ import annotations
 
+import atexit
+import gc
 from importlib import resources
 from pathlib import Path
 
@@ -30,3 +32,10 @@ def project_root() -> str:
 
 
 OmegaConf.register_new_resolver("lab2_root", project_root, replace=True)
+
+# At exit, before the interpreter's shutdown, freeze every object still alive, so that the
+# shutdown's garbage collections skip them: with torch and Lightning imported, a command spent
+# 1.2-1.3 s exiting here, 0.2 s with this (each sweep worker, too). Python does not promise to
+# finalize objects still alive at exit in any case; what a run writes is flushed before (the
+# logger at the end of fitting, logging's own exit handler after this one).
+atexit.register(gc.freeze)
