@@ -13,10 +13,15 @@ REQUIRED = (
     "numpy_examples_per_s",
     "part2_fit_s_per_epoch",
     "bare_s_per_epoch",
+    "lightning_s_per_epoch",
     "part1_peak_rss_mb",
     "numpy_peak_rss_mb",
-    "part2_peak_rss_mb",
+    "part2_fit_peak_rss_mb",
+    "lightning_peak_rss_mb",
     "bare_peak_rss_mb",
+    "part2_fit_train_steps_s",
+    "bare_train_steps_s",
+    "lightning_train_steps_s",
 )
 
 
@@ -49,6 +54,13 @@ def test_bench_writes_both_parts_side_by_side(tmp_path):
     table = (tmp_path / "bench.md").read_text()
     assert "| NumPy, the lab's loop" in table
     assert "| bare PyTorch loop |" in table
+    assert "| the same work through a Lightning Trainer alone |" in table
+    # Each leg's epoch is its training steps, its validation and the rest.
+    for leg in ("part2_fit", "lightning", "bare"):
+        assert results[f"{leg}_val_s"] > 0, leg
+        assert results[f"{leg}_train_steps_s"] < results[f"{leg}_s_per_epoch"] * 1.5, leg
+    assert results["part2_fit_train_steps_s"] < results["lightning_train_steps_s"]  # 2 batches
+    assert 0.5 < results["lightning_val_acc"] <= 1  # it trained: the same steps as the bare loop
     assert "Same final w: true" in table
     assert table in done.stdout
 

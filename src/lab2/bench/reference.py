@@ -132,3 +132,76 @@ def torch_loop(config: dict[str, Any], epochs: int) -> dict[str, Any]:
         val_s.append(ended - validation_started)
         val_acc.append(correct / len(t_val))
     return {"epoch_s": epoch_s, "val_s": val_s, "images": len(t), "val_acc": val_acc}
+
+
+def lightning_loop(config: dict[str, Any], epochs: int, timing_path: str) -> dict[str, Any]:
+    """The bare loop's work through a Lightning ``Trainer`` with nothing else: the same model,
+    optimiser, data module and precision as ``lab2-train``, but a training step that is its
+    forward pass and loss, a validation step that counts correct answers, and no metrics,
+    logger, checkpoint, model summary or progress bar. What Lightning itself adds to a step.
+
+    Times the fit with a :class:`~lab2.bench.timing.FitTimer` writing to ``timing_path``.
+
+    Returns:
+        ``{"val_acc": ...}``: the last validation's accuracy; the times are in ``timing_path``.
+    """
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+    from omegaconf import OmegaConf
+
+    from lab2.bench.timing import FitTimer
+    from lab2.cli.common import build, build_task, seed_everything
+
+    config = OmegaConf.create(config)
+    seed_everything(config)
+    datamodule = build(config.data)
+    task = build_task(config)
+    optim = config.optim
+
+    class Plain(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = task.model
+            self.correct = self.seen = 0
+
+        def setup(self, stage: str) -> None:
+            self.model.zero_center.fit(datamodule.mean_input())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.model(x.contiguous(memory_format=torch.channels_last))
+
+        def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+            x, t = batch
+            return F.cross_entropy(self(x), t)
+
+        def on_validation_epoch_start(self) -> None:
+            self.correct = self.seen = 0
+
+        def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+            x, t = batch
+            self.correct += int((self(x).argmax(dim=1) == t).sum())
+            self.seen += len(t)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(
+                self.parameters(),
+                lr=optim.lr,
+                momentum=optim.momentum,
+                weight_decay=optim.weight_decay,
+            )
+
+    module = Plain()
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator=config.trainer.accelerator,
+        devices=1,
+        precision=config.trainer.precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        callbacks=[FitTimer(timing_path)],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    return {"val_acc": module.correct / max(module.seen, 1)}
