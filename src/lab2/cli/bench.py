@@ -190,7 +190,8 @@ def part2(settings: DictConfig, run_dir: Path) -> dict[str, Any]:
             f"{prefix}_images_per_s": images / epoch,
             f"{prefix}_train_steps_s": steps,
             f"{prefix}_val_s": validation,
-            f"{prefix}_rest_s": statistics.fmean(best["epoch_s"]) - steps - validation,
+            # (The bare loop has none: its steps are its epoch less its validation.)
+            f"{prefix}_rest_s": max(0.0, statistics.fmean(best["epoch_s"]) - steps - validation),
             f"{prefix}_peak_rss_mb": best["peak_rss_mb"],
             f"{prefix}_val_acc": best["val_acc"][-1] if leg == "bare" else best["val_acc"],
         }
