@@ -175,6 +175,11 @@ def test_command_runs_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (run_dir / "metrics.json").is_file()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
+    # Lightning's messages print once, in Hydra's format, and go into the run's log file.
+    printed = result.stdout + result.stderr
+    assert printed.count("GPU available:") == 1, printed
+    assert "][lightning.pytorch.utilities.rank_zero][INFO] - GPU available:" in printed
+    assert "GPU available:" in (run_dir / "train.log").read_text()
 
 
 def test_command_reports_bad_input_in_one_line_and_leaves_no_run_folder(tmp_path):

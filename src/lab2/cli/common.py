@@ -26,6 +26,15 @@ from lab2.tasks.base import LabTask
 
 log = logging.getLogger(__name__)
 
+# Lightning gives its loggers console handlers of their own (always on "lightning", and on
+# "lightning.pytorch" and "lightning.fabric" when imported before logging is set up), while its
+# records also reach the root logger that Hydra sets up: a message printed twice, or printed
+# but missing from the run's log file. Through the root alone, each prints once, in Hydra's
+# format, and goes into the run's log file.
+for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+    logging.getLogger(_name).handlers.clear()
+    logging.getLogger(_name).propagate = True
+
 
 def build(config: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` with plain Python arguments (so that no OmegaConf object ends
