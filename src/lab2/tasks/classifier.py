@@ -118,7 +118,7 @@ class ImageClassifier(LabTask):
         self.train_metrics = class_metrics("train", num_classes)
         # The training steps' predicted and true classes, which update train_metrics once at the
         # epoch's end: an update per step cost 0.7 ms, 6% of a basic_cnn step on this CPU.
-        self.train_predictions: list[Batch] = []
+        self.train_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
         # The training loss's epoch mean, kept by a metric rather than by self.log at every
         # step: Lightning's self.log costs about half a millisecond a call, several percent of
         # a small network's step. The metric averages over all processes when computed.
