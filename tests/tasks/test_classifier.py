@@ -110,19 +110,23 @@ def test_data_the_model_cannot_take_is_named():
         task.check_data(torch.zeros(3, 1, 28, 28), torch.tensor([0, 12, 4]))
 
 
-def test_zero_centre_mean_is_the_training_mean_and_travels_in_the_checkpoint(tmp_path):
-    torch.manual_seed(0)
-    data = ShippedDigits(seed=0)
-    task = ImageClassifier(BASIC)
-    trainer = L.Trainer(
+def bare_trainer(**limits):
+    """One epoch with no logger, checkpoint, progress bar or summary."""
+    return L.Trainer(
         max_epochs=1,
-        limit_train_batches=2,
-        limit_val_batches=1,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        **limits,
     )
+
+
+def test_zero_centre_mean_is_the_training_mean_and_travels_in_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    data = ShippedDigits(seed=0)
+    task = ImageClassifier(BASIC)
+    trainer = bare_trainer(limit_train_batches=2, limit_val_batches=1)
     trainer.fit(task, datamodule=data)
     path = tmp_path / "model.ckpt"
     trainer.save_checkpoint(path)
@@ -163,14 +167,7 @@ def test_training_metrics_count_every_training_step_of_the_epoch():
     torch.manual_seed(0)
     data = ShippedDigits(seed=0)
     task = ImageClassifier(BASIC, optim={"name": "sgd", "lr": 1e-30, "epochs": 1})
-    trainer = L.Trainer(
-        max_epochs=1,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = bare_trainer(limit_val_batches=0)
     trainer.fit(task, datamodule=data)
     logged = trainer.callback_metrics
     assert not task.train_predictions  # counted and cleared at the epoch's end
