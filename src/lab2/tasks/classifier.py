@@ -120,8 +120,8 @@ class ImageClassifier(LabTask):
         # epoch's end: an update per step cost 0.7 ms, 6% of a basic_cnn step on this CPU.
         self.train_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
         # The training loss's epoch mean, kept by a metric rather than by self.log at every
-        # step: Lightning's self.log costs about half a millisecond a call, several percent of
-        # a small network's step. The metric averages over all processes when computed.
+        # step: Lightning's self.log costs about 0.36 ms a call here, 4% of a basic_cnn step.
+        # The metric averages over all processes when computed.
         self.train_loss = MeanMetric()
         self.val_metrics = class_metrics("val", num_classes)
         self.test_metrics = class_metrics("test", num_classes)
